@@ -1,0 +1,103 @@
+//! Command-line flags (clap). No logic: `main` and `config` decide what the flags mean.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::engine::{DeviceChoice, Quantization};
+
+/// gemma-tui: chat with Gemma 2 in the terminal, locally, through mistral.rs.
+///
+/// Without --prompt it opens the chat screen; the flags then set its defaults.
+/// With --prompt it answers once, streaming the reply to stdout and statistics to stderr.
+#[derive(Debug, Parser, Default)]
+#[command(name = "gemma-tui", version, about, long_about = None)]
+pub struct Cli {
+    /// gemma-2-2b, gemma-2-9b, gemma-2-27b, a Hugging Face repo id, or a model folder
+    #[arg(long, short = 'm', value_name = "PRESET|DIR")]
+    pub model: Option<String>,
+
+    /// Answer this prompt and exit ("-" reads standard input)
+    #[arg(long, short = 'p', value_name = "TEXT")]
+    pub prompt: Option<String>,
+
+    /// A system prompt (Gemma 2 has no system role: it is folded into the first user turn)
+    #[arg(long, value_name = "TEXT")]
+    pub system: Option<String>,
+
+    /// Maximum new tokens of an answer [default: 512]
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u32>,
+
+    /// 0 = greedy [default: 0]
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f64>,
+
+    /// Keep the K most likely tokens (0 = off) [default: off]
+    #[arg(long, value_name = "K")]
+    pub top_k: Option<u32>,
+
+    /// Nucleus sampling (1 = off) [default: 1]
+    #[arg(long, value_name = "P")]
+    pub top_p: Option<f64>,
+
+    /// Drop tokens below M times the top probability (0 = off) [default: 0]
+    #[arg(long, value_name = "M")]
+    pub min_p: Option<f64>,
+
+    /// transformers-style repetition penalty (1 = off) [default: 1.05]
+    #[arg(long, value_name = "R")]
+    pub repetition_penalty: Option<f64>,
+
+    /// OpenAI-style frequency penalty (0 = off) [default: 0]
+    #[arg(long, value_name = "F", allow_hyphen_values = true)]
+    pub frequency_penalty: Option<f64>,
+
+    /// OpenAI-style presence penalty (0 = off) [default: 0]
+    #[arg(long, value_name = "Q", allow_hyphen_values = true)]
+    pub presence_penalty: Option<f64>,
+
+    /// Where to run the model [default: auto]
+    #[arg(long, value_enum, value_name = "DEVICE")]
+    pub device: Option<DeviceArg>,
+
+    /// Quantize the weights while loading, for models larger than memory
+    #[arg(long, value_enum, value_name = "BITS")]
+    pub quantize: Option<QuantizeArg>,
+
+    /// Use this config file instead of the default one
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DeviceArg {
+    Auto,
+    Cpu,
+}
+
+impl From<DeviceArg> for DeviceChoice {
+    fn from(d: DeviceArg) -> Self {
+        match d {
+            DeviceArg::Auto => Self::Auto,
+            DeviceArg::Cpu => Self::Cpu,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum QuantizeArg {
+    None,
+    Q4,
+    Q8,
+}
+
+impl QuantizeArg {
+    pub fn to_quantization(self) -> Option<Quantization> {
+        match self {
+            Self::None => None,
+            Self::Q4 => Some(Quantization::Q4),
+            Self::Q8 => Some(Quantization::Q8),
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The engine: Gemma through mistral.rs behind a message protocol. Only this module names
+//! mistral.rs types; everything else speaks [`EngineCommand`] and [`EngineEvent`].
+
+pub mod detok;
+pub mod load;
+pub mod model_dir;
+pub mod observer;
+pub mod prompt;
+pub mod protocol;
+pub mod sampling;
+pub mod source;
+pub mod worker;
+
+pub use load::{DeviceChoice, LoadOptions, Quantization};
+pub use prompt::{ChatMessage, Role};
+pub use protocol::{
+    ChatRequest, EngineCommand, EngineEvent, FinishReason, GenId, LoadProgress, LoadedModel, TokenTranscript, Usage,
+};
+pub use sampling::SamplingSettings;
+pub use source::ModelSpec;
+pub use worker::{spawn, EngineHandle};

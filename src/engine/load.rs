@@ -1,0 +1,281 @@
+//! Loading a model: resolve the source to a folder, inspect it, check memory, and build the
+//! mistral.rs pipeline off the async runtime with its panics caught.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mistralrs::{Device, IsqBits, ModelBuilder, ModelDType, TokenSource};
+use serde::{Deserialize, Serialize};
+use tokenizers::Tokenizer;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::model_dir::{self, ModelDir, ModelDirError, ModelFamily};
+use super::protocol::{LoadProgress, LoadedModel};
+use super::source::{self, HubEnv, ModelSpec, SourceError};
+use crate::panic_hook::{panic_message, QuietSection};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// The GPU this build supports (CUDA or Metal feature), else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+}
+
+/// In-situ quantization at load time, for models larger than the memory at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantization {
+    Q4,
+    Q8,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub device: DeviceChoice,
+    pub quantization: Option<Quantization>,
+    pub hub: HubEnv,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    ModelDir(#[from] ModelDirError),
+    #[error(
+        "not enough memory for {model}: it needs about {needed_gib:.1} GiB, {available_gib:.1} GiB are available; \
+         pick a smaller model (gemma-2-2b) or quantize it (--quantize q4)"
+    )]
+    OutOfMemory {
+        model: String,
+        needed_gib: f64,
+        available_gib: f64,
+    },
+    #[error("mistral.rs could not load {dir}: {detail}")]
+    Engine { dir: PathBuf, detail: String },
+}
+
+/// A loaded model and what the worker needs beside it.
+pub struct LoadedEngine {
+    pub model: mistralrs::Model,
+    pub tokenizer: Arc<Tokenizer>,
+    pub info: LoadedModel,
+    /// `<end_of_turn>` first (forced to end an answer), then `<eos>`.
+    pub stop_ids: Vec<u32>,
+}
+
+pub async fn load(
+    spec: &ModelSpec,
+    opts: &LoadOptions,
+    progress: &UnboundedSender<LoadProgress>,
+) -> Result<LoadedEngine, LoadError> {
+    let name = spec.display_name();
+    let _ = progress.send(LoadProgress::Resolving { model: name.clone() });
+    let dir = resolve(spec, &opts.hub, progress).await?;
+    let inspected = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || model_dir::inspect(&dir)
+    })
+    .await
+    .map_err(|e| LoadError::Engine {
+        dir: dir.clone(),
+        detail: e.to_string(),
+    })??;
+
+    let device = pick_device(opts.device);
+    let dtype = if device.is_cpu() {
+        ModelDType::F32
+    } else {
+        ModelDType::Auto
+    };
+    if device.is_cpu() {
+        check_memory(&name, &inspected, opts.quantization)?;
+    }
+    let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| {
+        LoadError::ModelDir(ModelDirError::Corrupt {
+            file: dir.join("tokenizer.json"),
+            reason: e.to_string(),
+        })
+    })?;
+    let stop_ids: Vec<u32> = ["<end_of_turn>", "<eos>"]
+        .iter()
+        .filter_map(|t| tokenizer.token_to_id(t))
+        .collect();
+    if stop_ids.is_empty() {
+        return Err(ModelDirError::Corrupt {
+            file: dir.join("tokenizer.json"),
+            reason: "no <end_of_turn> or <eos> token".into(),
+        }
+        .into());
+    }
+
+    let _ = progress.send(LoadProgress::Loading { model: name.clone() });
+    let template = single_bos_template(&inspected, &tokenizer).map_err(|detail| LoadError::Engine {
+        dir: dir.clone(),
+        detail,
+    })?;
+    let model = build(&dir, device.clone(), dtype, opts.quantization, template.as_deref()).await;
+    if let Some(path) = template {
+        let _ = std::fs::remove_file(path);
+    }
+    let model = model?;
+
+    let info = LoadedModel {
+        name,
+        dir,
+        family: inspected.family,
+        usable_context: inspected.usable_context,
+        dtype: if device.is_cpu() {
+            "f32".into()
+        } else {
+            "auto (bf16 where supported)".into()
+        },
+        device: describe(&device),
+        quantization: opts.quantization.map(|q| format!("{q:?}").to_lowercase()),
+    };
+    Ok(LoadedEngine {
+        model,
+        tokenizer: Arc::new(tokenizer),
+        info,
+        stop_ids,
+    })
+}
+
+/// A folder for `spec`: the folder itself, a complete cached snapshot, or a fresh download.
+async fn resolve(
+    spec: &ModelSpec,
+    hub: &HubEnv,
+    progress: &UnboundedSender<LoadProgress>,
+) -> Result<PathBuf, LoadError> {
+    match spec {
+        ModelSpec::Dir(dir) => Ok(dir.clone()),
+        ModelSpec::Repo(repo) => match source::cached_snapshot(&hub.cache_dir(), repo) {
+            Some(dir) => Ok(dir),
+            None => Ok(source::download(repo, hub, progress).await?),
+        },
+    }
+}
+
+fn pick_device(choice: DeviceChoice) -> Device {
+    match choice {
+        DeviceChoice::Cpu => Device::Cpu,
+        DeviceChoice::Auto => mistralrs::best_device(false).unwrap_or(Device::Cpu),
+    }
+}
+
+fn describe(device: &Device) -> String {
+    match device {
+        Device::Cpu => "cpu".into(),
+        other => format!("{:?}", other.location()).to_lowercase(),
+    }
+}
+
+/// On the CPU the weights are widened to f32 (0.8.1 has no bf16 matmul there), so a bf16
+/// checkpoint needs twice its size. Refusing early beats the kernel's OOM killer.
+fn check_memory(name: &str, dir: &ModelDir, quantization: Option<Quantization>) -> Result<(), LoadError> {
+    let Some(available) = available_memory_bytes() else {
+        return Ok(());
+    };
+    let widen = match (quantization, dir.weight_dtype.as_str()) {
+        (Some(_), _) => 1.0,
+        (None, "BF16" | "F16") => 2.0,
+        (None, _) => 1.0,
+    };
+    let needed = dir.weight_bytes as f64 * widen * 1.1;
+    if needed > available as f64 {
+        const GIB: f64 = (1u64 << 30) as f64;
+        return Err(LoadError::OutOfMemory {
+            model: name.to_string(),
+            needed_gib: needed / GIB,
+            available_gib: available as f64 / GIB,
+        });
+    }
+    Ok(())
+}
+
+fn available_memory_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Gemma's template writes `{{ bos_token }}` and the tokenizer's post-processor adds `<bos>`
+/// again: mistral.rs 0.8.1 would feed the model two. transformers tokenizes the rendered
+/// template without special tokens, so one. The same template minus `{{ bos_token }}`, handed to
+/// mistral.rs as an explicit Jinja file, restores transformers' exact prompt.
+fn single_bos_template(dir: &ModelDir, tokenizer: &Tokenizer) -> Result<Option<PathBuf>, String> {
+    let Some(template) = &dir.chat_template else {
+        return Ok(None);
+    };
+    let adds_bos = match (tokenizer.encode("x", true), tokenizer.encode("x", false)) {
+        (Ok(with), Ok(without)) => with.get_ids().len() > without.get_ids().len(),
+        _ => false,
+    };
+    let stripped = template
+        .replacen("{{ bos_token }}", "", 1)
+        .replacen("{{bos_token}}", "", 1);
+    if !adds_bos || stripped == *template {
+        return Ok(None);
+    }
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("gemma-tui-{}-{n}.jinja", std::process::id()));
+    std::fs::write(&path, stripped).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(Some(path))
+}
+
+/// `ModelBuilder::build` blocks for long and may panic on malformed files: it runs on a
+/// blocking thread, quietly, and a panic becomes an error.
+async fn build(
+    dir: &Path,
+    device: Device,
+    dtype: ModelDType,
+    quantization: Option<Quantization>,
+    template: Option<&Path>,
+) -> Result<mistralrs::Model, LoadError> {
+    // Auto-detecting builder: it honours the device and also loads Gemma 3 text checkpoints.
+    let mut builder = ModelBuilder::new(dir.to_string_lossy())
+        .with_token_source(TokenSource::None)
+        .with_dtype(dtype)
+        .with_device(device)
+        .with_max_num_seqs(1)
+        // The prefix cache makes the sampler's context skip the cached prompt tokens on the first
+        // step, so the repetition penalty would ignore them there, unlike transformers.
+        .with_prefix_cache_n(None);
+    if let Some(path) = template {
+        builder = builder.with_jinja_explicit(path.to_string_lossy().into_owned());
+    }
+    if let Some(q) = quantization {
+        builder = builder.with_auto_isq(match q {
+            Quantization::Q4 => IsqBits::Four,
+            Quantization::Q8 => IsqBits::Eight,
+        });
+    }
+    let handle = tokio::runtime::Handle::current();
+    let engine_error = |detail: String| LoadError::Engine {
+        dir: dir.to_path_buf(),
+        detail,
+    };
+    let joined = tokio::task::spawn_blocking(move || {
+        let _quiet = QuietSection::enter();
+        handle.block_on(builder.build())
+    })
+    .await;
+    match joined {
+        Ok(Ok(model)) => Ok(model),
+        Ok(Err(e)) => Err(engine_error(format!("{e:#}"))),
+        Err(join) if join.is_panic() => Err(engine_error(format!(
+            "it crashed: {}",
+            panic_message(join.into_panic().as_ref())
+        ))),
+        Err(join) => Err(engine_error(join.to_string())),
+    }
+}
+
+/// The family tells the prompt rules whether Gemma 2's turn shaping applies.
+pub fn uses_gemma2_rules(family: ModelFamily) -> bool {
+    family == ModelFamily::Gemma2
+}

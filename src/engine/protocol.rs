@@ -1,0 +1,131 @@
+//! The engine's message protocol: commands in, events out. Plain data, no mistral.rs types,
+//! so the UI, scripts and tests can speak it without knowing the engine.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::prompt::ChatMessage;
+use super::sampling::SamplingSettings;
+use super::source::ModelSpec;
+
+/// Identifies one answer. Events of an older generation may still be queued after a cancel;
+/// receivers drop those whose id is not the current one.
+pub type GenId = u64;
+
+#[derive(Debug, Clone)]
+pub enum EngineCommand {
+    /// Unload whatever is loaded, then load this model.
+    Load(ModelSpec),
+    Chat(ChatRequest),
+    Cancel {
+        gen_id: GenId,
+    },
+    Unload,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub gen_id: GenId,
+    /// Folded into the first user turn for Gemma 2 (its template has no system role).
+    pub system: Option<String>,
+    /// The conversation so far, ending with the user turn to answer.
+    pub messages: Vec<ChatMessage>,
+    pub sampling: SamplingSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    LoadProgress(LoadProgress),
+    Loaded(LoadedModel),
+    /// The prompt was counted and trimmed; generation starts.
+    PromptReady {
+        gen_id: GenId,
+        prompt_tokens: usize,
+        usable_context: usize,
+        dropped_turns: usize,
+    },
+    Token {
+        gen_id: GenId,
+        delta: String,
+    },
+    Finished {
+        gen_id: GenId,
+        reason: FinishReason,
+        usage: Usage,
+        tokens: TokenTranscript,
+    },
+    /// Something failed. `gen_id` is set when it was an answer that failed.
+    Error {
+        gen_id: Option<GenId>,
+        message: String,
+    },
+    Unloaded,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadProgress {
+    /// Looking for the model (cache, folder).
+    Resolving { model: String },
+    Downloading {
+        file: String,
+        done_bytes: u64,
+        total_bytes: u64,
+    },
+    /// Weights are being read into memory; mistral.rs gives no finer progress.
+    Loading { model: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedModel {
+    pub name: String,
+    pub dir: PathBuf,
+    pub family: super::model_dir::ModelFamily,
+    /// Tokens the prompt plus the answer may use (see `model_dir::usable_context`).
+    pub usable_context: usize,
+    pub dtype: String,
+    pub device: String,
+    pub quantization: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FinishReason {
+    /// The model ended its turn (`<end_of_turn>` or `<eos>`).
+    Stop,
+    /// The answer reached `max_new_tokens`.
+    Length,
+    Cancelled,
+    Error,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+            Self::Cancelled => "cancelled",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// The exact ids of one exchange: what the model was fed and what it answered (without the
+/// terminator). For tests, benchmarks and exact replays; the UI needs only the text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenTranscript {
+    pub prompt: Vec<u32>,
+    pub answer: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usage {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    /// From sending the request to the first token reaching the worker.
+    pub time_to_first_token: Option<Duration>,
+    /// Tokens after the first, divided by the time after the first.
+    pub decode_tokens_per_second: Option<f64>,
+    pub dropped_turns: usize,
+}

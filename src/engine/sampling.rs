@@ -1,0 +1,300 @@
+//! Sampling settings: what the user may set, how each value is validated, and how the settings
+//! reach mistral.rs 0.8.1 — including the ones it would silently ignore.
+//!
+//! The defaults are the user's Python recipe (greedy, repetition penalty 1.05, 512 new tokens).
+//! This module owns validation and the translation to `mistralrs::SamplingParams`; it must not
+//! know about prompts or streaming.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest answer anyone can ask for; the context budget lowers it further per model.
+pub const MAX_NEW_TOKENS_LIMIT: u32 = 8192;
+
+/// The sampling knobs of one request. `temperature == 0` means greedy decoding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SamplingSettings {
+    pub temperature: f64,
+    /// `None` (or 0 in a config file) turns top-k off.
+    pub top_k: Option<u32>,
+    /// 1.0 turns top-p off.
+    pub top_p: f64,
+    /// 0.0 turns min-p off.
+    pub min_p: f64,
+    /// 1.0 turns the penalty off (transformers' `repetition_penalty`).
+    pub repetition_penalty: f64,
+    pub frequency_penalty: f64,
+    pub presence_penalty: f64,
+    pub max_new_tokens: u32,
+}
+
+impl Default for SamplingSettings {
+    fn default() -> Self {
+        Self {
+            temperature: 0.0,
+            top_k: None,
+            top_p: 1.0,
+            min_p: 0.0,
+            repetition_penalty: 1.05,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+            max_new_tokens: 512,
+        }
+    }
+}
+
+/// A setting outside its valid range. The message names the field and the allowed range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid sampling setting `{field}` = {value}: {rule}")]
+pub struct InvalidSetting {
+    pub field: &'static str,
+    pub value: String,
+    pub rule: &'static str,
+}
+
+fn check(field: &'static str, value: f64, ok: bool, rule: &'static str) -> Result<(), InvalidSetting> {
+    if value.is_finite() && ok {
+        Ok(())
+    } else {
+        Err(InvalidSetting {
+            field,
+            value: value.to_string(),
+            rule,
+        })
+    }
+}
+
+impl SamplingSettings {
+    /// Checks every field; the first bad one is reported by name.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        let t = self.temperature;
+        check(
+            "temperature",
+            t,
+            (0.0..=5.0).contains(&t),
+            "must be between 0 (greedy) and 5",
+        )?;
+        let p = self.top_p;
+        check(
+            "top_p",
+            p,
+            p > 0.0 && p <= 1.0,
+            "must be greater than 0 and at most 1 (1 = off)",
+        )?;
+        let m = self.min_p;
+        check(
+            "min_p",
+            m,
+            (0.0..1.0).contains(&m),
+            "must be at least 0 (off) and below 1",
+        )?;
+        let r = self.repetition_penalty;
+        check(
+            "repetition_penalty",
+            r,
+            r > 0.0 && r <= 10.0,
+            "must be greater than 0 and at most 10 (1 = off)",
+        )?;
+        let f = self.frequency_penalty;
+        check(
+            "frequency_penalty",
+            f,
+            (-2.0..=2.0).contains(&f),
+            "must be between -2 and 2 (0 = off)",
+        )?;
+        let q = self.presence_penalty;
+        check(
+            "presence_penalty",
+            q,
+            (-2.0..=2.0).contains(&q),
+            "must be between -2 and 2 (0 = off)",
+        )?;
+        if self.max_new_tokens == 0 || self.max_new_tokens > MAX_NEW_TOKENS_LIMIT {
+            return Err(InvalidSetting {
+                field: "max_new_tokens",
+                value: self.max_new_tokens.to_string(),
+                rule: "must be between 1 and 8192",
+            });
+        }
+        Ok(())
+    }
+
+    pub fn is_greedy(&self) -> bool {
+        self.temperature == 0.0
+    }
+
+    /// Settings that will have no effect as set, in words for the user. Shown where the user
+    /// sets them (stderr in headless mode, the settings pane in the TUI) rather than dropped.
+    pub fn caveats(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.is_greedy() {
+            let mut idle = Vec::new();
+            if self.top_k.is_some_and(|k| k > 0) {
+                idle.push("top-k");
+            }
+            if self.top_p < 1.0 {
+                idle.push("top-p");
+            }
+            if self.min_p > 0.0 {
+                idle.push("min-p");
+            }
+            if !idle.is_empty() {
+                notes.push(format!(
+                    "{} only shape sampling and have no effect while temperature is 0 (greedy)",
+                    idle.join(", ")
+                ));
+            }
+        } else {
+            notes.push("mistral.rs 0.8.1 has no per-request seed: sampled answers differ from run to run".to_string());
+        }
+        notes
+    }
+
+    /// min-p as gemma-tui applies it itself (see [`MinPFilter`](super::observer)): mistral.rs
+    /// 0.8.1 ignores `min_p` unless `0 < top_p < 1`, so it is never handed to mistral.rs.
+    pub fn min_p_filter(&self) -> Option<(f64, f64)> {
+        (!self.is_greedy() && self.min_p > 0.0).then_some((self.min_p, self.temperature))
+    }
+
+    /// The mistral.rs view of these settings. `max_len` is left to the caller (the worker
+    /// enforces the answer length itself, see `engine::observer`).
+    pub fn to_mistralrs(&self, stop_ids: Vec<u32>) -> mistralrs::SamplingParams {
+        let mut params = mistralrs::SamplingParams::neutral();
+        // mistral.rs 0.8.1 reads a missing temperature as 1.0 (it samples!); only a temperature
+        // below 1e-7 selects its argmax path.
+        params.temperature = Some(0.0);
+        if !self.is_greedy() {
+            params.temperature = Some(self.temperature);
+            params.top_k = self.top_k.filter(|&k| k > 0).map(|k| k as usize);
+            params.top_p = (self.top_p < 1.0).then_some(self.top_p);
+        }
+        params.repetition_penalty = (self.repetition_penalty != 1.0).then_some(self.repetition_penalty as f32);
+        params.frequency_penalty = (self.frequency_penalty != 0.0).then_some(self.frequency_penalty as f32);
+        params.presence_penalty = (self.presence_penalty != 0.0).then_some(self.presence_penalty as f32);
+        params.stop_toks = Some(mistralrs::StopTokens::Ids(stop_ids));
+        params
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_seed_recipe_and_valid() {
+        let s = SamplingSettings::default();
+        assert!(s.is_greedy());
+        assert_eq!(s.repetition_penalty, 1.05);
+        assert_eq!(s.max_new_tokens, 512);
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn each_bad_value_names_its_field() {
+        let cases: Vec<(&str, SamplingSettings)> = vec![
+            (
+                "temperature",
+                SamplingSettings {
+                    temperature: f64::NAN,
+                    ..Default::default()
+                },
+            ),
+            (
+                "temperature",
+                SamplingSettings {
+                    temperature: -0.1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "top_p",
+                SamplingSettings {
+                    top_p: 0.0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "top_p",
+                SamplingSettings {
+                    top_p: f64::INFINITY,
+                    ..Default::default()
+                },
+            ),
+            (
+                "min_p",
+                SamplingSettings {
+                    min_p: 1.0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "repetition_penalty",
+                SamplingSettings {
+                    repetition_penalty: 0.0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "repetition_penalty",
+                SamplingSettings {
+                    repetition_penalty: f64::NAN,
+                    ..Default::default()
+                },
+            ),
+            (
+                "frequency_penalty",
+                SamplingSettings {
+                    frequency_penalty: 2.5,
+                    ..Default::default()
+                },
+            ),
+            (
+                "presence_penalty",
+                SamplingSettings {
+                    presence_penalty: -3.0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max_new_tokens",
+                SamplingSettings {
+                    max_new_tokens: 0,
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (field, settings) in cases {
+            let err = settings.validate().unwrap_err();
+            assert_eq!(err.field, field);
+            assert!(err.to_string().contains(field));
+        }
+    }
+
+    #[test]
+    fn greedy_sends_no_sampling_knobs_but_keeps_penalties() {
+        let s = SamplingSettings {
+            top_k: Some(5),
+            top_p: 0.5,
+            ..Default::default()
+        };
+        let p = s.to_mistralrs(vec![1, 2]);
+        assert_eq!(p.temperature, Some(0.0), "an explicit 0: mistral.rs reads None as 1.0");
+        assert_eq!(p.top_k, None);
+        assert_eq!(p.top_p, None);
+        assert_eq!(p.min_p, None);
+        assert_eq!(p.repetition_penalty, Some(1.05));
+        assert!(s.caveats()[0].contains("top-k, top-p"));
+    }
+
+    #[test]
+    fn min_p_is_ours_never_mistralrs() {
+        let s = SamplingSettings {
+            temperature: 0.7,
+            min_p: 0.1,
+            ..Default::default()
+        };
+        assert_eq!(s.to_mistralrs(vec![]).min_p, None);
+        assert_eq!(s.min_p_filter(), Some((0.1, 0.7)));
+        assert_eq!(SamplingSettings::default().min_p_filter(), None);
+    }
+}

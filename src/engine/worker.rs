@@ -1,0 +1,382 @@
+//! The engine worker: one task owns the loaded model and serves commands one at a time.
+//!
+//! Text reaches the user from token ids (see `observer`), decoded by our own tokenizer so that
+//! it equals transformers' `decode(ids, skip_special_tokens=True)`. mistral.rs's stream is still
+//! consumed (its channel holds one chunk; an unread stream would stall the engine) but only for
+//! its end.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use either::Either;
+use mistralrs::{RequestBuilder, Response, TextMessageRole, TextMessages};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use super::detok::StreamDecoder;
+use super::load::{self, uses_gemma2_rules, LoadOptions, LoadedEngine};
+use super::observer::{Observed, TokenObserver};
+use super::prompt::{self, ChatMessage, FittedPrompt, PromptError, Role};
+use super::protocol::{ChatRequest, EngineCommand, EngineEvent, FinishReason, LoadProgress, TokenTranscript, Usage};
+use super::source::ModelSpec;
+
+/// Sends commands to the worker. Cheap to clone.
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: UnboundedSender<EngineCommand>,
+}
+
+impl EngineHandle {
+    pub fn send(&self, command: EngineCommand) {
+        // The worker lives as long as any handle; a send can only fail during shutdown.
+        let _ = self.tx.send(command);
+    }
+}
+
+/// Starts the worker on the current tokio runtime.
+pub fn spawn(options: LoadOptions) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
+    let (tx, commands) = unbounded_channel();
+    let (events, rx) = unbounded_channel();
+    let worker = Worker {
+        options,
+        events,
+        commands,
+        pending: VecDeque::new(),
+        loaded: None,
+    };
+    tokio::spawn(worker.run());
+    (EngineHandle { tx }, rx)
+}
+
+struct Worker {
+    options: LoadOptions,
+    events: UnboundedSender<EngineEvent>,
+    commands: UnboundedReceiver<EngineCommand>,
+    /// Commands that arrived while an answer was streaming.
+    pending: VecDeque<EngineCommand>,
+    loaded: Option<LoadedEngine>,
+}
+
+/// How one generation ended, before usage is attached.
+struct Outcome {
+    reason: FinishReason,
+    error: Option<String>,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        loop {
+            let command = match self.pending.pop_front() {
+                Some(c) => c,
+                None => match self.commands.recv().await {
+                    Some(c) => c,
+                    None => break,
+                },
+            };
+            match command {
+                EngineCommand::Load(spec) => self.load(spec).await,
+                EngineCommand::Chat(request) => self.chat(request).await,
+                EngineCommand::Cancel { .. } => {} // nothing is running
+                EngineCommand::Unload => {
+                    self.loaded = None;
+                    self.emit(EngineEvent::Unloaded);
+                }
+            }
+        }
+    }
+
+    fn emit(&self, event: EngineEvent) {
+        let _ = self.events.send(event);
+    }
+
+    async fn load(&mut self, spec: ModelSpec) {
+        // Free the old model first: two large models rarely fit side by side.
+        if self.loaded.take().is_some() {
+            self.emit(EngineEvent::Unloaded);
+        }
+        let (progress_tx, mut progress_rx) = unbounded_channel::<LoadProgress>();
+        let loading = load::load(&spec, &self.options, &progress_tx);
+        tokio::pin!(loading);
+        let result = loop {
+            tokio::select! {
+                result = &mut loading => break result,
+                Some(p) = progress_rx.recv() => self.emit(EngineEvent::LoadProgress(p)),
+            }
+        };
+        while let Ok(p) = progress_rx.try_recv() {
+            self.emit(EngineEvent::LoadProgress(p));
+        }
+        match result {
+            Ok(engine) => {
+                tracing::info!(model = %engine.info.name, dir = %engine.info.dir.display(), "model loaded");
+                self.emit(EngineEvent::Loaded(engine.info.clone()));
+                self.loaded = Some(engine);
+            }
+            Err(e) => {
+                tracing::warn!("load failed: {e}");
+                self.emit(EngineEvent::Error {
+                    gen_id: None,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Every chat ends with exactly one `Finished`, after an `Error` if it failed.
+    async fn chat(&mut self, request: ChatRequest) {
+        let gen_id = request.gen_id;
+        match self.start(&request).await {
+            Ok(fitted) => self.generate(request, fitted).await,
+            Err(message) => {
+                self.emit(EngineEvent::Error {
+                    gen_id: Some(gen_id),
+                    message,
+                });
+                self.emit(EngineEvent::Finished {
+                    gen_id,
+                    reason: FinishReason::Error,
+                    usage: Usage::default(),
+                    tokens: TokenTranscript::default(),
+                });
+            }
+        }
+    }
+
+    /// Checks the request and fits its prompt; the error is the line to show the user.
+    async fn start(&self, request: &ChatRequest) -> Result<FittedPrompt, String> {
+        let engine = self.loaded.as_ref().ok_or("no model is loaded: load one first")?;
+        request.sampling.validate().map_err(|e| e.to_string())?;
+        let fitted = prepare_prompt(engine, request).await.map_err(|e| e.to_string())?;
+        self.emit(EngineEvent::PromptReady {
+            gen_id: request.gen_id,
+            prompt_tokens: fitted.prompt_tokens,
+            usable_context: engine.info.usable_context,
+            dropped_turns: fitted.dropped_pairs * 2,
+        });
+        Ok(fitted)
+    }
+
+    async fn generate(&mut self, request: ChatRequest, fitted: FittedPrompt) {
+        let Some(engine) = self.loaded.as_ref() else { return };
+        let gen_id = request.gen_id;
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let (observed_tx, mut observed) = unbounded_channel();
+        let observer = TokenObserver::new(
+            request.sampling.max_new_tokens as usize,
+            engine.stop_ids[0],
+            cancelled.clone(),
+            request.sampling.min_p_filter(),
+            observed_tx,
+        );
+        let builder = RequestBuilder::from(to_text_messages(&fitted.messages))
+            .set_sampling(request.sampling.to_mistralrs(engine.stop_ids.clone()))
+            // One more than asked: the observer ends the answer itself and must see the last token.
+            .set_sampler_max_len(request.sampling.max_new_tokens as usize + 1)
+            .add_logits_processor(Arc::new(observer));
+
+        let started = Instant::now();
+        let mut stats = TokenClock::new(started);
+        let mut decoder = StreamDecoder::new(engine.tokenizer.clone());
+        let mut length_reached = false;
+        let mut prompt_ids = Vec::new();
+        let mut stream = match engine.model.stream_chat_request(builder).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.emit(EngineEvent::Error {
+                    gen_id: Some(gen_id),
+                    message: format!("the engine refused the request: {e}"),
+                });
+                return;
+            }
+        };
+        let events = self.events.clone();
+        let emit_token = |decoder: &mut StreamDecoder, stats: &mut TokenClock, id: u32, cancelled: &AtomicBool| {
+            if cancelled.load(Ordering::Relaxed) {
+                return; // the answer was stopped; tokens already in flight are not shown
+            }
+            stats.tick();
+            match decoder.push(id) {
+                Ok(Some(delta)) => {
+                    let _ = events.send(EngineEvent::Token { gen_id, delta });
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("cannot decode token {id}: {e}"),
+            }
+        };
+
+        let outcome = loop {
+            tokio::select! {
+                biased;
+                command = self.commands.recv() => match command {
+                    Some(EngineCommand::Cancel { gen_id: id }) if id == gen_id => cancelled.store(true, Ordering::Relaxed),
+                    Some(EngineCommand::Cancel { .. }) => {}
+                    Some(other) => {
+                        // A new load or unload ends this answer; a new chat waits its turn.
+                        if !matches!(other, EngineCommand::Chat(_)) {
+                            cancelled.store(true, Ordering::Relaxed);
+                        }
+                        self.pending.push_back(other);
+                    }
+                    None => cancelled.store(true, Ordering::Relaxed),
+                },
+                Some(item) = observed.recv() => match item {
+                    Observed::Prompt(ids) => prompt_ids = ids,
+                    Observed::Token(id) => emit_token(&mut decoder, &mut stats, id, &cancelled),
+                    Observed::LengthReached => length_reached = true,
+                },
+                response = stream.next() => {
+                    if let Some(outcome) = stream_end(response) {
+                        break outcome;
+                    }
+                }
+            }
+        };
+        drop(stream);
+        // Ids observed before the stream ended but not yet handled.
+        while let Ok(item) = observed.try_recv() {
+            match item {
+                Observed::Prompt(ids) => prompt_ids = ids,
+                Observed::Token(id) => emit_token(&mut decoder, &mut stats, id, &cancelled),
+                Observed::LengthReached => length_reached = true,
+            }
+        }
+        if let Ok(rest) = decoder.finish() {
+            if !rest.is_empty() && !cancelled.load(Ordering::Relaxed) {
+                self.emit(EngineEvent::Token { gen_id, delta: rest });
+            }
+        }
+        let reason = if cancelled.load(Ordering::Relaxed) {
+            FinishReason::Cancelled
+        } else if length_reached {
+            FinishReason::Length
+        } else {
+            outcome.reason
+        };
+        if let Some(message) = outcome.error {
+            self.emit(EngineEvent::Error {
+                gen_id: Some(gen_id),
+                message,
+            });
+        }
+        if !prompt_ids.is_empty() && prompt_ids.len() != fitted.prompt_tokens {
+            tracing::warn!(
+                counted = fitted.prompt_tokens,
+                fed = prompt_ids.len(),
+                "prompt count differs from the prompt fed"
+            );
+        }
+        let usage = stats.usage(prompt_ids.len().max(fitted.prompt_tokens), fitted.dropped_pairs * 2);
+        let tokens = TokenTranscript {
+            prompt: prompt_ids,
+            answer: decoder.ids().to_vec(),
+        };
+        self.emit(EngineEvent::Finished {
+            gen_id,
+            reason,
+            usage,
+            tokens,
+        });
+    }
+}
+
+/// `Some` when this stream item ends the answer.
+fn stream_end(response: Option<Response>) -> Option<Outcome> {
+    let stop = |reason| Some(Outcome { reason, error: None });
+    match response {
+        None => stop(FinishReason::Stop),
+        Some(Response::Chunk(chunk)) => {
+            let finish = chunk.choices.first().and_then(|c| c.finish_reason.clone())?;
+            stop(if finish == "length" {
+                FinishReason::Length
+            } else {
+                FinishReason::Stop
+            })
+        }
+        Some(Response::Done(_)) => stop(FinishReason::Stop),
+        Some(Response::ModelError(message, _)) | Some(Response::CompletionModelError(message, _)) => Some(Outcome {
+            reason: FinishReason::Error,
+            error: Some(format!("the model failed: {message}")),
+        }),
+        Some(Response::InternalError(e)) | Some(Response::ValidationError(e)) => Some(Outcome {
+            reason: FinishReason::Error,
+            error: Some(format!("the engine failed: {e}")),
+        }),
+        Some(_) => None,
+    }
+}
+
+/// Applies the family's turn rules and trims the conversation to the usable context, counting
+/// with the engine's own template and tokenizer (what it counts is exactly what it will run).
+async fn prepare_prompt(engine: &LoadedEngine, request: &ChatRequest) -> Result<FittedPrompt, PromptError> {
+    let (system, turns) = if uses_gemma2_rules(engine.info.family) {
+        prompt::normalize(request.system.as_deref(), &request.messages)?
+    } else {
+        let mut all: Vec<ChatMessage> = request.system.iter().map(ChatMessage::system).collect();
+        all.extend(request.messages.iter().cloned());
+        (None, all)
+    };
+    let reserved = request.sampling.max_new_tokens as usize;
+    let count = async |messages: Vec<ChatMessage>| -> Result<usize, PromptError> {
+        let ids = engine
+            .model
+            .tokenize(Either::Left(to_text_messages(&messages)), None, true, true, None)
+            .await
+            .map_err(|e| PromptError::Count(e.to_string()))?;
+        Ok(ids.len())
+    };
+    prompt::fit_to_budget(system.as_deref(), &turns, engine.info.usable_context, reserved, count).await
+}
+
+fn to_text_messages(messages: &[ChatMessage]) -> TextMessages {
+    messages.iter().fold(TextMessages::new(), |acc, m| {
+        let role = match m.role {
+            Role::System => TextMessageRole::System,
+            Role::User => TextMessageRole::User,
+            Role::Model => TextMessageRole::Assistant,
+        };
+        acc.add_message(role, &m.text)
+    })
+}
+
+/// Time to first token and decode speed, measured where the tokens arrive.
+struct TokenClock {
+    started: Instant,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    count: usize,
+}
+
+impl TokenClock {
+    fn new(started: Instant) -> Self {
+        Self {
+            started,
+            first: None,
+            last: None,
+            count: 0,
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        self.first.get_or_insert(now);
+        self.last = Some(now);
+        self.count += 1;
+    }
+
+    fn usage(&self, prompt_tokens: usize, dropped_turns: usize) -> Usage {
+        let decode_tokens_per_second = match (self.first, self.last) {
+            (Some(first), Some(last)) if self.count > 1 && last > first => {
+                Some((self.count - 1) as f64 / (last - first).as_secs_f64())
+            }
+            _ => None,
+        };
+        Usage {
+            prompt_tokens,
+            completion_tokens: self.count,
+            time_to_first_token: self.first.map(|f| f - self.started),
+            decode_tokens_per_second,
+            dropped_turns,
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! gemma-tui: a terminal chat application for Google's Gemma 2 models, running locally through
+//! mistral.rs. The library holds everything; `main.rs` only wires it together.
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod headless;
+pub mod keymap;
+pub mod logging;
+pub mod markdown;
+pub mod panic_hook;
+pub mod paths;
+pub mod sanitize;
+pub mod store;
+pub mod terminal;

@@ -1,0 +1,73 @@
+//! Entry point: parse flags, start logging, read the config, then answer headlessly or (once
+//! the chat screen lands) open it.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use gemma_tui::cli::Cli;
+use gemma_tui::config::Config;
+use gemma_tui::engine::source::HubEnv;
+use gemma_tui::engine::{LoadOptions, ModelSpec};
+use gemma_tui::headless::{self, Ended, HeadlessRequest};
+use gemma_tui::paths::Paths;
+use gemma_tui::{logging, panic_hook};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let paths = Paths::from_env();
+    logging::init(&paths.log_file());
+    panic_hook::install();
+    match run(cli, &paths) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("gemma-tui: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
+    let config_file = cli.config.clone().unwrap_or_else(|| paths.config_file());
+    let mut config = Config::load(&config_file).map_err(|e| e.to_string())?;
+    config.apply_flags(&cli);
+    let model: ModelSpec = config
+        .model
+        .name
+        .parse()
+        .map_err(|e: gemma_tui::engine::source::SourceError| e.to_string())?;
+    let load = LoadOptions {
+        device: config.model.device,
+        quantization: config.model.quantize.to_quantization(),
+        hub: HubEnv::from_process(),
+    };
+
+    let Some(prompt) = cli.prompt.as_deref() else {
+        return Err("the chat screen is not built yet: pass --prompt \"<text>\" to get an answer on stdout".into());
+    };
+    let prompt = if prompt == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the prompt from stdin: {e}"))?;
+        text
+    } else {
+        prompt.to_string()
+    };
+    let request = HeadlessRequest {
+        model,
+        load,
+        system: config.system_prompt().map(String::from),
+        prompt,
+        sampling: config.sampling.clone(),
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let ended = runtime.block_on(headless::run(request));
+    // mistral.rs keeps engine threads; the answer is out, so do not wait on them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match ended? {
+        Ended::Answered => Ok(ExitCode::SUCCESS),
+        Ended::Interrupted => Ok(ExitCode::from(130)),
+    }
+}

@@ -1,0 +1,6 @@
+//! Shared test support; each test crate uses only part of it.
+#![allow(dead_code)]
+
+pub mod goldens;
+pub mod harness;
+pub mod tiny_gemma;
