@@ -1,15 +1,23 @@
 //! gemma-tui: a terminal chat application for Google's Gemma 2 models, running locally through
 //! mistral.rs. The library holds everything; `main.rs` only wires it together.
 
+pub mod app;
 pub mod cli;
+pub mod clipboard;
 pub mod config;
+pub mod effect;
 pub mod engine;
 pub mod headless;
 pub mod keymap;
 pub mod logging;
 pub mod markdown;
+pub mod msg;
 pub mod panic_hook;
 pub mod paths;
 pub mod sanitize;
+pub mod state;
 pub mod store;
 pub mod terminal;
+pub mod tui;
+pub mod ui;
+pub mod update;

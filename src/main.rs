@@ -44,7 +44,8 @@ fn run(cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
     };
 
     let Some(prompt) = cli.prompt.as_deref() else {
-        return Err("the chat screen is not built yet: pass --prompt \"<text>\" to get an answer on stdout".into());
+        gemma_tui::tui::run(config, paths, model, load)?;
+        return Ok(ExitCode::SUCCESS);
     };
     let prompt = if prompt == "-" {
         let mut text = String::new();

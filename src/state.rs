@@ -1,0 +1,105 @@
+//! Everything the chat screen knows, as plain data: the transcript, the message box, the model's
+//! status, scrolling, overlays and notices. No tokio, no terminal, no Frame: `update` changes it,
+//! `ui` reads it.
+
+pub mod input;
+pub mod status;
+pub mod transcript;
+
+use crate::engine::{GenId, SamplingSettings};
+use crate::keymap::{Action, Keymap};
+
+pub use input::InputBox;
+pub use status::{AnswerStats, ContextUse, Download, ModelPhase, ModelStatus};
+pub use transcript::{Generation, Speaker, Transcript, Turn, TurnStatus};
+
+/// How the transcript is scrolled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scroll {
+    /// Showing the newest lines and following new tokens.
+    #[default]
+    Follow,
+    /// The first visible line, counted from the top; new text below does not move it.
+    Pinned { top: usize },
+}
+
+/// The transcript's size as last drawn, reported back by the driver after each frame. Scrolling
+/// by page and leaving `Follow` need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Viewport {
+    pub total_lines: usize,
+    pub height: usize,
+}
+
+impl Viewport {
+    pub fn max_top(&self) -> usize {
+        self.total_lines.saturating_sub(self.height)
+    }
+}
+
+/// A second press is needed to quit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuitArm {
+    /// Ctrl+C once.
+    Interrupt,
+    /// Quit asked while the message box holds unsent text.
+    UnsentDraft,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppState {
+    pub transcript: Transcript,
+    pub input: InputBox,
+    pub model: ModelStatus,
+    pub generation: Option<Generation>,
+    pub next_gen_id: GenId,
+    pub scroll: Scroll,
+    pub viewport: Viewport,
+    pub help_open: bool,
+    /// An error that stays until dismissed (Esc) or replaced.
+    pub banner: Option<String>,
+    /// A short note in the status line, cleared by the next key.
+    pub notice: Option<String>,
+    pub quit_armed: Option<QuitArm>,
+    pub mouse_capture: bool,
+    pub last_answer: Option<AnswerStats>,
+    pub context: Option<ContextUse>,
+    pub keymap: Keymap,
+    pub system: Option<String>,
+    pub sampling: SamplingSettings,
+    pub should_quit: bool,
+}
+
+impl AppState {
+    pub fn new(model_name: String, keymap: Keymap, system: Option<String>, sampling: SamplingSettings) -> Self {
+        Self {
+            transcript: Transcript::default(),
+            input: InputBox::default(),
+            model: ModelStatus::new(model_name),
+            generation: None,
+            next_gen_id: 1,
+            scroll: Scroll::Follow,
+            viewport: Viewport::default(),
+            help_open: false,
+            banner: None,
+            notice: None,
+            quit_armed: None,
+            mouse_capture: true,
+            last_answer: None,
+            context: None,
+            keymap,
+            system,
+            sampling,
+            should_quit: false,
+        }
+    }
+
+    pub fn is_generating(&self) -> bool {
+        self.generation.is_some()
+    }
+
+    /// The first chord of `action`, for hints in the status line and banners.
+    pub fn hint(&self, action: Action) -> String {
+        self.keymap.hint(action, action.name())
+    }
+}

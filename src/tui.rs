@@ -1,0 +1,146 @@
+//! The chat screen's entry: start the engine, set up the terminal, forward terminal input and
+//! signals as messages, run the driver, and put the terminal back however it ends.
+
+use std::io;
+
+use crossterm::event::{Event, EventStream, MouseEventKind};
+use futures::StreamExt;
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+use crate::app::{self, App, Io};
+use crate::clipboard::Clipboard;
+use crate::config::Config;
+use crate::engine::{self, EngineCommand, EngineHandle, LoadOptions, ModelSpec};
+use crate::keymap::Keymap;
+use crate::msg::Msg;
+use crate::paths::Paths;
+use crate::state::{AppState, ModelPhase};
+use crate::terminal;
+
+/// Lines one wheel notch scrolls.
+const WHEEL_LINES: i16 = 3;
+
+/// Opens the chat screen on `model` and returns when the user quits.
+pub fn run(config: Config, paths: &Paths, model: ModelSpec, load: LoadOptions) -> Result<(), String> {
+    let keymap = Keymap::with_overrides(&config.keys)?;
+    tracing::info!(log = %paths.log_file().display(), model = %model.display_name(), "chat screen starting");
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let result = runtime.block_on(chat(config, keymap, model, load));
+    // mistral.rs keeps engine threads; the conversation is over, so do not wait on them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
+}
+
+async fn chat(config: Config, keymap: Keymap, model: ModelSpec, load: LoadOptions) -> Result<(), String> {
+    let (engine, mut engine_events) = engine::spawn(load);
+    engine.send(EngineCommand::Load(model.clone()));
+    let system = config.system_prompt().map(String::from);
+    let mut state = AppState::new(model.display_name(), keymap, system, config.sampling.clone());
+    state.model.phase = ModelPhase::Resolving;
+
+    let guard = terminal::enter(state.mouse_capture).map_err(|e| format!("cannot set up the terminal: {e}"))?;
+    let mut screen =
+        Terminal::new(CrosstermBackend::new(io::stdout())).map_err(|e| format!("cannot use the terminal: {e}"))?;
+    let (tx, mut msgs) = unbounded_channel();
+    forward_terminal_events(tx.clone());
+    forward_signals(tx).map_err(|e| format!("cannot watch for signals: {e}"))?;
+
+    let mut app = App::new(
+        state,
+        TerminalIo {
+            engine,
+            clipboard: Clipboard::default(),
+        },
+    );
+    let result = app::run_loop(&mut app, &mut screen, &mut msgs, &mut engine_events).await;
+    drop(guard);
+    result.map_err(|e| format!("the terminal failed: {e}"))
+}
+
+/// The real outside world.
+struct TerminalIo {
+    engine: EngineHandle,
+    clipboard: Clipboard,
+}
+
+impl Io for TerminalIo {
+    fn send(&mut self, command: EngineCommand) {
+        self.engine.send(command);
+    }
+    fn copy(&mut self, text: &str) -> Result<&'static str, String> {
+        self.clipboard.copy(text)
+    }
+    fn set_mouse_capture(&mut self, on: bool) {
+        terminal::set_mouse_capture(on);
+    }
+    fn set_title(&mut self, title: &str) {
+        terminal::set_title(title);
+    }
+    fn suspend(&mut self, mouse: bool) {
+        if let Err(e) = terminal::suspend(mouse) {
+            tracing::warn!("suspend failed: {e}");
+        }
+    }
+}
+
+/// Reads crossterm's event stream in its own task (its cancel-safety inside `select!` is not
+/// documented) and forwards what the chat screen uses.
+fn forward_terminal_events(tx: UnboundedSender<Msg>) {
+    tokio::spawn(async move {
+        let mut events = EventStream::new();
+        while let Some(event) = events.next().await {
+            let msg = match event {
+                Ok(event) => to_msg(event),
+                Err(e) => {
+                    tracing::warn!("terminal input failed: {e}");
+                    Some(Msg::Terminate)
+                }
+            };
+            if let Some(msg) = msg {
+                if tx.send(msg).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+}
+
+fn to_msg(event: Event) -> Option<Msg> {
+    match event {
+        Event::Key(key) => Some(Msg::Key(key)),
+        Event::Paste(text) => Some(Msg::Paste(text)),
+        Event::Resize(width, height) => Some(Msg::Resize { width, height }),
+        // Moves and drags are not forwarded: each would cost a wake-up for nothing.
+        Event::Mouse(mouse) => match mouse.kind {
+            MouseEventKind::ScrollUp => Some(Msg::Wheel(-WHEEL_LINES)),
+            MouseEventKind::ScrollDown => Some(Msg::Wheel(WHEEL_LINES)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// SIGTERM, SIGHUP and SIGINT end the chat screen the normal way, restoring the terminal.
+#[cfg(unix)]
+fn forward_signals(tx: UnboundedSender<Msg>) -> io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM"),
+            _ = hup.recv() => tracing::info!("SIGHUP"),
+            _ = int.recv() => tracing::info!("SIGINT"),
+        }
+        let _ = tx.send(Msg::Terminate);
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn forward_signals(_tx: UnboundedSender<Msg>) -> io::Result<()> {
+    Ok(())
+}

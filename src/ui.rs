@@ -1,0 +1,43 @@
+//! Drawing the chat screen: `render(&AppState, &mut TranscriptCache, &mut Frame)`.
+//!
+//! Pure apart from the transcript's line cache, which is its own type: it reads the state and
+//! draws. One pane per file. Layout: transcript (with the error banner over its top), the
+//! message box, the status line; the help overlay above everything.
+
+pub mod help;
+pub mod input;
+pub mod status;
+#[cfg(test)]
+mod tests;
+pub mod transcript;
+pub mod wrap;
+
+use ratatui::layout::{Constraint, Layout};
+use ratatui::Frame;
+
+use crate::state::{AppState, Viewport};
+
+pub use transcript::{plain_body, RenderBody, TranscriptCache};
+
+/// Draws one frame and returns the transcript's size, which the driver reports back to
+/// `update` (scrolling by page needs it).
+pub fn render(state: &AppState, cache: &mut TranscriptCache, frame: &mut Frame) -> Viewport {
+    let area = frame.area();
+    // The message box may take at most half the screen, so the transcript never vanishes.
+    let input_height = input::height_for(state, area.width)
+        .min(area.height.saturating_sub(1) / 2)
+        .max(1);
+    let [body, message, status] = Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(input_height),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let viewport = transcript::draw(state, cache, frame, body);
+    input::draw(state, frame, message);
+    status::draw(state, frame, status);
+    if state.help_open {
+        help::draw(state, frame, area);
+    }
+    viewport
+}

@@ -1,0 +1,276 @@
+//! Screen snapshots on ratatui's TestBackend (insta), plus the checks a snapshot cannot make:
+//! colours of the role gutter, the cursor on the caret, the cache re-rendering one turn only,
+//! and no panic at any small size.
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::layout::Position;
+use ratatui::style::Color;
+use ratatui::Terminal;
+
+use super::{render, TranscriptCache};
+use crate::engine::{EngineEvent, FinishReason, SamplingSettings, Usage};
+use crate::keymap::Keymap;
+use crate::msg::Msg;
+use crate::state::{AppState, ModelPhase};
+use crate::update::update;
+
+fn ready() -> AppState {
+    let mut s = AppState::new(
+        "gemma-2-2b".into(),
+        Keymap::default(),
+        None,
+        SamplingSettings::default(),
+    );
+    s.model.phase = ModelPhase::Ready;
+    s.model.usable_context = Some(8192);
+    s
+}
+
+fn draw(state: &mut AppState, cache: &mut TranscriptCache, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    let mut viewport = Default::default();
+    terminal.draw(|f| viewport = render(state, cache, f)).expect("draw");
+    update(state, Msg::Drawn(viewport));
+    terminal
+}
+
+fn shot(state: &mut AppState, width: u16, height: u16) -> Terminal<TestBackend> {
+    draw(state, &mut TranscriptCache::default(), width, height)
+}
+
+fn type_text(state: &mut AppState, text: &str) {
+    update(state, Msg::Paste(text.into()));
+}
+
+/// Sends `text`, streams `answer` as tokens and, if `finish`, ends the answer.
+fn exchange(state: &mut AppState, text: &str, answer: &[&str], finish: bool) {
+    type_text(state, text);
+    update(state, Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    let gen_id = state.generation.expect("an answer was requested").gen_id;
+    update(
+        state,
+        Msg::engine(EngineEvent::PromptReady {
+            gen_id,
+            prompt_tokens: 37,
+            usable_context: 8192,
+            dropped_turns: 0,
+        }),
+    );
+    for delta in answer {
+        update(
+            state,
+            Msg::engine(EngineEvent::Token {
+                gen_id,
+                delta: delta.to_string(),
+            }),
+        );
+    }
+    if finish {
+        let usage = Usage {
+            prompt_tokens: 37,
+            completion_tokens: answer.len(),
+            time_to_first_token: Some(Duration::from_millis(420)),
+            decode_tokens_per_second: Some(31.4),
+            dropped_turns: 0,
+        };
+        let event = EngineEvent::Finished {
+            gen_id,
+            reason: FinishReason::Stop,
+            usage,
+            tokens: Default::default(),
+        };
+        update(state, Msg::engine(event));
+    }
+}
+
+#[test]
+fn empty_chat() {
+    let mut s = ready();
+    insta::assert_snapshot!(shot(&mut s, 60, 14).backend());
+}
+
+#[test]
+fn mid_stream() {
+    let mut s = ready();
+    exchange(
+        &mut s,
+        "Write a haiku about the sea.",
+        &["Waves ", "fold into ", "foam,\n", "salt on the"],
+        false,
+    );
+    let t = shot(&mut s, 60, 14);
+    insta::assert_snapshot!(t.backend());
+    let buffer = t.backend().buffer();
+    assert_eq!(buffer[(0, 0)].fg, Color::Cyan, "the user's gutter");
+    assert_eq!(buffer[(0, 3)].fg, Color::Magenta, "the model's gutter");
+}
+
+#[test]
+fn korean_and_emoji_conversation() {
+    let mut s = ready();
+    exchange(
+        &mut s,
+        "안녕하세요! 오늘 날씨 어때요? ☀️",
+        &[
+            "안녕하세요 👋 ",
+            "오늘은 ",
+            "맑고 따뜻한 날씨예요. ",
+            "산책하기 좋아요 🌸🚶‍♀️",
+        ],
+        true,
+    );
+    exchange(
+        &mut s,
+        "한국어로 긴 문장을 써 주세요 🙏",
+        &[
+            "물론이죠. 한국어는 한글이라는 ",
+            "고유한 문자를 사용하며, ",
+            "세종대왕이 1443년에 ",
+            "창제했습니다. 👨‍👩‍👧‍👦 가족 이모지도 ",
+            "폭이 두 칸이에요.",
+        ],
+        true,
+    );
+    type_text(&mut s, "다음 질문은 😀 이모지와 한글이 섞인 입력입니다");
+    let t = shot(&mut s, 44, 24);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn help_overlay() {
+    let mut s = ready();
+    update(&mut s, Msg::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
+    insta::assert_snapshot!(shot(&mut s, 90, 48).backend());
+}
+
+#[test]
+fn error_banner() {
+    let mut s = ready();
+    s.model.phase = ModelPhase::NotLoaded;
+    let message =
+        "not enough memory for gemma-2-27b: it needs about 54.0 GiB, 22.1 GiB are available; pick a smaller model";
+    update(
+        &mut s,
+        Msg::engine(EngineEvent::Error {
+            gen_id: None,
+            message: message.into(),
+        }),
+    );
+    insta::assert_snapshot!(shot(&mut s, 60, 12).backend());
+}
+
+#[test]
+fn downloading_status() {
+    let mut s = ready();
+    let t0 = std::time::Instant::now();
+    let progress = |done| {
+        EngineEvent::LoadProgress(crate::engine::LoadProgress::Downloading {
+            file: "model-00001-of-00002.safetensors".into(),
+            done_bytes: done,
+            total_bytes: 4_900_000_000,
+        })
+    };
+    update(
+        &mut s,
+        Msg::Engine {
+            event: progress(1_000_000_000),
+            at: t0,
+        },
+    );
+    update(
+        &mut s,
+        Msg::Engine {
+            event: progress(1_450_000_000),
+            at: t0 + Duration::from_secs(10),
+        },
+    );
+    insta::assert_snapshot!(shot(&mut s, 100, 8).backend());
+}
+
+#[test]
+fn tiny_terminal() {
+    let mut s = ready();
+    exchange(&mut s, "hello", &["hi there, how can I help?"], true);
+    type_text(&mut s, "한글 input");
+    insta::assert_snapshot!(shot(&mut s, 20, 5).backend());
+}
+
+#[test]
+fn no_size_panics() {
+    let mut s = ready();
+    exchange(
+        &mut s,
+        "안녕 👋 hello",
+        &["long ", "answer ", "with 한국어 and 🌸"],
+        false,
+    );
+    update(
+        &mut s,
+        Msg::engine(EngineEvent::Error {
+            gen_id: None,
+            message: "x".repeat(300),
+        }),
+    );
+    type_text(&mut s, "draft\nwith lines\n한");
+    for help in [false, true] {
+        s.help_open = help;
+        for width in 0..28 {
+            for height in 0..12 {
+                shot(&mut s, width, height);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_cursor_sits_at_the_caret_after_wide_characters() {
+    let mut s = ready();
+    type_text(&mut s, "한글ab");
+    update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE)));
+    let mut t = shot(&mut s, 40, 10);
+    // Box at rows 6..9 (border at 6), text from column 1: 한(2) 글(2) a(1) -> column 6.
+    let position = t.get_cursor_position().expect("cursor");
+    assert_eq!(position, Position { x: 6, y: 7 });
+}
+
+#[test]
+fn only_the_streaming_turn_is_rendered_again() {
+    let mut s = ready();
+    for i in 0..20 {
+        exchange(&mut s, &format!("question {i}"), &["answer"], true);
+    }
+    exchange(&mut s, "last", &["streaming"], false);
+    let mut cache = TranscriptCache::default();
+    draw(&mut s, &mut cache, 80, 24);
+    assert_eq!(cache.renders, 42);
+    let gen_id = s.generation.expect("streaming").gen_id;
+    update(
+        &mut s,
+        Msg::engine(EngineEvent::Token {
+            gen_id,
+            delta: " more".into(),
+        }),
+    );
+    draw(&mut s, &mut cache, 80, 24);
+    assert_eq!(cache.renders, 43);
+    draw(&mut s, &mut cache, 70, 24);
+    assert_eq!(cache.renders, 85, "a new width renders everything once");
+}
+
+#[test]
+fn model_text_cannot_reach_the_terminal_raw() {
+    let mut s = ready();
+    exchange(
+        &mut s,
+        "hi",
+        &["ok\x1b]0;pwned\x07 \x1b[31mred\u{202e}evil\u{9b}2J"],
+        true,
+    );
+    let t = shot(&mut s, 60, 10);
+    for cell in t.backend().buffer().content() {
+        assert!(!cell.symbol().chars().any(|c| c.is_control()), "{:?}", cell.symbol());
+    }
+}

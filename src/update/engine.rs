@@ -1,0 +1,120 @@
+//! Engine events: load progress, the answer's tokens, its end, failures. Events that belong to
+//! an answer other than the current one (stopped, replaced) are dropped here.
+
+use std::time::Instant;
+
+use crate::effect::Effect;
+use crate::engine::{EngineEvent, FinishReason, GenId, LoadProgress, Usage};
+use crate::state::{AnswerStats, AppState, ContextUse, Download, ModelPhase, TurnStatus};
+
+pub(super) fn on_event(state: &mut AppState, event: EngineEvent, at: Instant) -> Vec<Effect> {
+    match event {
+        EngineEvent::LoadProgress(progress) => on_progress(state, progress, at),
+        EngineEvent::Loaded(info) => {
+            state.model.name = info.name;
+            state.model.device = Some(info.device);
+            state.model.usable_context = Some(info.usable_context);
+            state.model.phase = ModelPhase::Ready;
+        }
+        EngineEvent::Unloaded => {
+            state.model.phase = ModelPhase::NotLoaded;
+            state.model.usable_context = None;
+        }
+        EngineEvent::PromptReady {
+            gen_id,
+            prompt_tokens,
+            usable_context,
+            dropped_turns,
+        } => {
+            if current(state, gen_id).is_some() {
+                state.context = Some(ContextUse {
+                    prompt_tokens,
+                    usable: usable_context,
+                    dropped_turns,
+                });
+            }
+        }
+        EngineEvent::Token { gen_id, delta } => {
+            if let Some(turn) = current(state, gen_id) {
+                state.transcript.append(turn, &delta);
+            }
+        }
+        EngineEvent::Finished {
+            gen_id, reason, usage, ..
+        } => on_finished(state, gen_id, reason, usage),
+        EngineEvent::Error { gen_id, message } => on_error(state, gen_id, message),
+    }
+    Vec::new()
+}
+
+/// The turn of `gen_id` if it is the answer being generated.
+fn current(state: &AppState, gen_id: GenId) -> Option<u64> {
+    state.generation.filter(|g| g.gen_id == gen_id).map(|g| g.turn)
+}
+
+fn on_progress(state: &mut AppState, progress: LoadProgress, at: Instant) {
+    state.model.phase = match progress {
+        LoadProgress::Resolving { model } => {
+            state.model.name = model;
+            ModelPhase::Resolving
+        }
+        LoadProgress::Loading { model } => {
+            state.model.name = model;
+            ModelPhase::Loading
+        }
+        LoadProgress::Downloading {
+            file,
+            done_bytes,
+            total_bytes,
+        } => {
+            let (started, started_bytes) = match &state.model.phase {
+                ModelPhase::Downloading(d) if d.file == file => (d.started, d.started_bytes),
+                _ => (at, done_bytes),
+            };
+            ModelPhase::Downloading(Download {
+                file,
+                done_bytes,
+                total_bytes,
+                started,
+                started_bytes,
+                last: at,
+            })
+        }
+    };
+}
+
+fn on_finished(state: &mut AppState, gen_id: GenId, reason: FinishReason, usage: Usage) {
+    let Some(turn) = current(state, gen_id) else { return };
+    state.generation = None;
+    let status = match reason {
+        FinishReason::Stop => TurnStatus::Done,
+        FinishReason::Length => TurnStatus::CutAtLimit,
+        FinishReason::Cancelled => TurnStatus::Stopped,
+        FinishReason::Error => TurnStatus::Failed("the answer ended with an error".into()),
+    };
+    state.transcript.set_status(turn, status);
+    state.last_answer = Some(AnswerStats {
+        tokens: usage.completion_tokens,
+        time_to_first_token: usage.time_to_first_token,
+        tokens_per_second: usage.decode_tokens_per_second,
+    });
+    let context = state.context.get_or_insert_with(ContextUse::default);
+    context.prompt_tokens = usage.prompt_tokens;
+    context.dropped_turns = usage.dropped_turns;
+}
+
+fn on_error(state: &mut AppState, gen_id: Option<GenId>, message: String) {
+    match gen_id {
+        Some(gen_id) => {
+            let Some(turn) = current(state, gen_id) else { return };
+            state.generation = None;
+            state.transcript.set_status(turn, TurnStatus::Failed(message.clone()));
+        }
+        None => {
+            if !matches!(state.model.phase, ModelPhase::Ready) {
+                state.model.phase = ModelPhase::Failed;
+            }
+        }
+    }
+    state.banner = Some(message);
+}

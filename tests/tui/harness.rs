@@ -1,0 +1,195 @@
+//! The driver's loop on a TestBackend with a scripted fake engine and a scripted user, under
+//! tokio's paused clock: frame deadlines and streaming are checked without sleeping.
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use gemma_tui::app::{run_loop, App, Io};
+use gemma_tui::engine::{EngineCommand, EngineEvent, FinishReason, SamplingSettings, Usage};
+use gemma_tui::keymap::Keymap;
+use gemma_tui::msg::Msg;
+use gemma_tui::state::{AppState, ModelPhase, TurnStatus};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+struct FakeIo {
+    commands: UnboundedSender<EngineCommand>,
+    copied: Vec<String>,
+}
+
+impl Io for FakeIo {
+    fn send(&mut self, command: EngineCommand) {
+        let _ = self.commands.send(command);
+    }
+    fn copy(&mut self, text: &str) -> Result<&'static str, String> {
+        self.copied.push(text.to_string());
+        Ok("test clipboard")
+    }
+    fn set_mouse_capture(&mut self, _on: bool) {}
+    fn set_title(&mut self, _title: &str) {}
+    fn suspend(&mut self, _mouse: bool) {}
+}
+
+/// Answers each chat with `tokens` numbered words, one every `every` (all at once if zero),
+/// and honours a cancel between tokens the way the real worker does.
+async fn fake_engine(
+    mut commands: UnboundedReceiver<EngineCommand>,
+    events: UnboundedSender<EngineEvent>,
+    tokens: usize,
+    every: Duration,
+) {
+    while let Some(command) = commands.recv().await {
+        let EngineCommand::Chat(request) = command else {
+            continue;
+        };
+        let gen_id = request.gen_id;
+        let _ = events.send(EngineEvent::PromptReady {
+            gen_id,
+            prompt_tokens: 9,
+            usable_context: 512,
+            dropped_turns: 0,
+        });
+        let mut sent = 0;
+        let mut cancelled = false;
+        while sent < tokens && !cancelled {
+            if !every.is_zero() {
+                tokio::time::sleep(every).await;
+            }
+            while let Ok(command) = commands.try_recv() {
+                cancelled |= matches!(command, EngineCommand::Cancel { gen_id: g } if g == gen_id);
+            }
+            if !cancelled {
+                let _ = events.send(EngineEvent::Token {
+                    gen_id,
+                    delta: format!("w{sent} "),
+                });
+                sent += 1;
+            }
+        }
+        let reason = if cancelled {
+            FinishReason::Cancelled
+        } else {
+            FinishReason::Stop
+        };
+        let usage = Usage {
+            completion_tokens: sent,
+            ..Default::default()
+        };
+        let _ = events.send(EngineEvent::Finished {
+            gen_id,
+            reason,
+            usage,
+            tokens: Default::default(),
+        });
+    }
+}
+
+fn key(code: KeyCode, mods: KeyModifiers) -> Msg {
+    Msg::Key(KeyEvent::new(code, mods))
+}
+
+/// A user who types `hi`, presses Enter, then after each delay sends the next key.
+async fn user(tx: UnboundedSender<Msg>, later: Vec<(Duration, Msg)>) {
+    for c in "hi".chars() {
+        let _ = tx.send(key(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    let _ = tx.send(key(KeyCode::Enter, KeyModifiers::NONE));
+    for (delay, msg) in later {
+        tokio::time::sleep(delay).await;
+        let _ = tx.send(msg);
+    }
+}
+
+struct Run {
+    app: App<FakeIo>,
+    terminal: Terminal<TestBackend>,
+}
+
+async fn run(tokens: usize, every: Duration, later: Vec<(Duration, Msg)>) -> Run {
+    let (command_tx, command_rx) = unbounded_channel();
+    let (event_tx, mut events) = unbounded_channel();
+    let (msg_tx, mut msgs) = unbounded_channel();
+    let mut state = AppState::new("fake".into(), Keymap::default(), None, SamplingSettings::default());
+    state.model.phase = ModelPhase::Ready;
+    let mut app = App::new(
+        state,
+        FakeIo {
+            commands: command_tx,
+            copied: Vec::new(),
+        },
+    );
+    let mut terminal = Terminal::new(TestBackend::new(80, 20)).expect("test backend");
+    tokio::spawn(fake_engine(command_rx, event_tx, tokens, every));
+    tokio::spawn(user(msg_tx, later));
+    run_loop(&mut app, &mut terminal, &mut msgs, &mut events)
+        .await
+        .expect("loop");
+    Run { app, terminal }
+}
+
+fn screen(terminal: &Terminal<TestBackend>) -> String {
+    terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_tokens_costs_one_frame() {
+    let quit = (Duration::from_secs(1), key(KeyCode::Char('q'), KeyModifiers::CONTROL));
+    let done = run(2_000, Duration::ZERO, vec![quit]).await;
+    let turns = done.app.state.transcript.turns();
+    assert_eq!(turns[1].status, TurnStatus::Done);
+    assert!(turns[1].text.ends_with("w1999 "));
+    // The first frame, the typed message, the burst (and perhaps its tail): never one per token.
+    assert!(done.app.frames <= 4, "{} frames", done.app.frames);
+    assert!(screen(&done.terminal).contains("w1999"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_steady_stream_is_drawn_at_most_once_per_frame_interval() {
+    let quit = (Duration::from_secs(2), key(KeyCode::Char('q'), KeyModifiers::CONTROL));
+    let done = run(200, Duration::from_millis(2), vec![quit]).await;
+    assert_eq!(done.app.state.transcript.turns()[1].status, TurnStatus::Done);
+    // 200 tokens over 400 ms at one frame per 16 ms: about 25 frames, not 200.
+    assert!(done.app.frames <= 40, "{} frames", done.app.frames);
+    assert!(
+        done.app.frames >= 5,
+        "the stream is shown as it arrives ({} frames)",
+        done.app.frames
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn esc_mid_answer_stops_it_and_keeps_the_partial_text() {
+    let ms = Duration::from_millis;
+    let later = vec![
+        (ms(105), key(KeyCode::Esc, KeyModifiers::NONE)),
+        (ms(300), key(KeyCode::Char('y'), KeyModifiers::CONTROL)),
+        (ms(10), key(KeyCode::Char('q'), KeyModifiers::CONTROL)),
+    ];
+    let done = run(100, ms(10), later).await;
+    let answer = &done.app.state.transcript.turns()[1];
+    assert_eq!(answer.status, TurnStatus::Stopped);
+    let words = answer.text.split_whitespace().count();
+    assert!((1..100).contains(&words), "{words} words kept");
+    assert!(answer.text.starts_with("w0 w1 "));
+    assert_eq!(done.app.io.copied, vec![answer.text.clone()]);
+    assert!(screen(&done.terminal).contains("stopped"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn quitting_mid_answer_cancels_it_first() {
+    let quit = (
+        Duration::from_millis(55),
+        key(KeyCode::Char('q'), KeyModifiers::CONTROL),
+    );
+    let done = run(100, Duration::from_millis(10), vec![quit]).await;
+    let answer = &done.app.state.transcript.turns()[1];
+    assert_eq!(answer.status, TurnStatus::Stopped);
+    assert!(!answer.text.is_empty());
+}

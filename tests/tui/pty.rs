@@ -1,0 +1,180 @@
+//! The real binary in a pseudo-terminal, driven as a user would: type a message (Hangul and
+//! Enter in one write, as an IME sends them), watch the reply stream, stop an answer with Esc,
+//! quit, and check the terminal was handed back in cooked mode.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+
+/// No wait is longer than this; a hang fails the test instead of stalling CI.
+const WAIT: Duration = Duration::from_secs(120);
+const ROWS: u16 = 30;
+const COLS: u16 = 100;
+
+fn nonzero(n: u16) -> std::num::NonZeroU16 {
+    std::num::NonZeroU16::new(n).expect("a screen size above zero")
+}
+
+struct Screen {
+    parser: vt100::Parser,
+    raw: Vec<u8>,
+}
+
+struct Session {
+    screen: Arc<Mutex<Screen>>,
+    writer: Box<dyn Write + Send>,
+}
+
+impl Session {
+    fn contents(&self) -> String {
+        self.screen.lock().expect("screen").parser.screen().contents()
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write to the pty");
+        self.writer.flush().expect("flush the pty");
+    }
+
+    /// Polls the screen until `ready` holds; panics with the screen after [`WAIT`].
+    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.contents();
+            if ready(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+fn spawn_reader(mut reader: Box<dyn Read + Send>, screen: Arc<Mutex<Screen>>) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let mut screen = screen.lock().expect("screen");
+            screen.parser.process(&buf[..n]);
+            screen.raw.extend_from_slice(&buf[..n]);
+        }
+    });
+}
+
+fn command(root: &Path, model: &Path) -> CommandBuilder {
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_gemma-tui"));
+    let model = model.to_str().expect("utf-8 path");
+    for arg in [
+        "--model",
+        model,
+        "--device",
+        "cpu",
+        "--max-tokens",
+        "100",
+        "--repetition-penalty",
+        "1.0",
+    ] {
+        cmd.arg(arg);
+    }
+    cmd.arg("--frequency-penalty");
+    cmd.arg("0.5");
+    for (var, dir) in [
+        ("GEMMA_TUI_CONFIG_DIR", "config"),
+        ("GEMMA_TUI_DATA_DIR", "data"),
+        ("GEMMA_TUI_STATE_DIR", "state"),
+    ] {
+        cmd.env(var, root.join(dir));
+    }
+    cmd.env("HF_ENDPOINT", "http://127.0.0.1:9");
+    cmd.env("HF_HOME", root.join("hf"));
+    cmd.env("TERM", "xterm-256color");
+    cmd.cwd(root);
+    cmd
+}
+
+#[test]
+fn the_binary_streams_a_reply_stops_on_esc_and_restores_the_terminal() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let model = root.path().join("tiny-gemma2");
+    crate::tiny_gemma::write_tiny_gemma2(&model).expect("tiny model");
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: ROWS,
+            cols: COLS,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("open a pty");
+    let mut child = pair
+        .slave
+        .spawn_command(command(root.path(), &model))
+        .expect("spawn gemma-tui");
+    let screen = Arc::new(Mutex::new(Screen {
+        parser: vt100::Parser::new(nonzero(ROWS), nonzero(COLS), 0),
+        raw: Vec::new(),
+    }));
+    spawn_reader(pair.master.try_clone_reader().expect("reader"), screen.clone());
+    let mut s = Session {
+        screen: screen.clone(),
+        writer: pair.master.take_writer().expect("writer"),
+    };
+
+    s.wait_for("the model to load", |t| t.contains("tiny-gemma2 ready"));
+
+    // The last syllable and Enter arrive in one write, as an IME commits them.
+    s.send("Tell me a long story about the sea, 안녕하세요\r".as_bytes());
+    let text = s.wait_for("the streamed reply", |t| {
+        t.contains("Gemma") && !t.contains("waiting for the model")
+    });
+    assert_eq!(
+        text.matches("안녕하세요").count(),
+        1,
+        "one message, nothing left in the box:\n{text}"
+    );
+    s.send(b"\x1b");
+    let text = s.wait_for("the answer to end", |t| {
+        t.contains(" ready") && (t.contains("· stopped") || t.contains("tok/s"))
+    });
+
+    // If the answer had already ended before Esc arrived, stop a regenerated one at once.
+    if !text.contains("· stopped") {
+        s.send(b"\x12\x1b");
+        s.wait_for("a stopped answer", |t| t.contains("· stopped") && t.contains(" ready"));
+    }
+
+    s.send(b"\x11");
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gemma-tui did not quit; the screen:\n{}",
+            s.contents()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "exit status {status:?}");
+
+    // Cooked mode again: line editing and echo are back on the pty.
+    if let Some(termios) = pair.master.get_termios() {
+        let flags = format!("{:?}", termios.local_flags);
+        assert!(flags.contains("ICANON") && flags.contains("ECHO"), "{flags}");
+    }
+    let guard = screen.lock().expect("screen");
+    let raw = String::from_utf8_lossy(&guard.raw);
+    let entered = raw.rfind("\x1b[?1049h").expect("the alternate screen was entered");
+    let left = raw.rfind("\x1b[?1049l").expect("the alternate screen was left");
+    assert!(left > entered);
+    assert!(raw[entered..].contains("\x1b[?2004l"), "bracketed paste was turned off");
+    assert!(!guard.parser.screen().alternate_screen());
+}

@@ -1,0 +1,12 @@
+//! The chat screen from the outside: the driver loop with a scripted fake engine (no terminal,
+//! paused time), and the real `gemma-tui` binary in a pseudo-terminal on the tiny Gemma 2.
+
+#[path = "support/tiny_gemma.rs"]
+mod tiny_gemma;
+
+#[path = "tui/harness.rs"]
+mod harness;
+
+#[cfg(unix)]
+#[path = "tui/pty.rs"]
+mod pty;
