@@ -126,7 +126,8 @@ impl<I: Io> App<I> {
         terminal
             .draw(|frame| viewport = ui::render(&self.state, &mut self.cache, frame))
             .map_err(backend_error)?;
-        self.dirty = false;
+        // A streaming answer held back by the render throttle needs another frame soon.
+        self.dirty = self.cache.pending();
         self.frames += 1;
         if viewport != self.state.viewport {
             self.step(Msg::Drawn(viewport));

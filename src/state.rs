@@ -29,6 +29,9 @@ pub enum Scroll {
 pub struct Viewport {
     pub total_lines: usize,
     pub height: usize,
+    /// The first line shown. A pinned view's top moves when a turn above it is rendered
+    /// taller or shorter than it was estimated, so the text in view stays put.
+    pub top: usize,
 }
 
 impl Viewport {

@@ -17,7 +17,7 @@ use ratatui::Frame;
 
 use crate::state::{AppState, Viewport};
 
-pub use transcript::{plain_body, RenderBody, TranscriptCache};
+pub use transcript::{BodyStyle, TranscriptCache, STREAM_INTERVAL};
 
 /// Draws one frame and returns the transcript's size, which the driver reports back to
 /// `update` (scrolling by page needs it).

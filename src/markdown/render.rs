@@ -115,7 +115,9 @@ impl Renderer {
                 let style = self.style().fg(Color::Yellow);
                 self.push_text(&text, style);
             }
-            Event::SoftBreak => self.push_text(" ", self.style()),
+            // A model's single newline is meant as a line break (verse, addresses, one idea per
+            // line), as chat front ends show it; CommonMark would join the lines.
+            Event::SoftBreak => self.push_text("\n", self.style()),
             Event::HardBreak => self.push_text("\n", self.style()),
             Event::Html(html) | Event::InlineHtml(html) => self.html(&html),
             Event::Rule => {

@@ -244,20 +244,69 @@ fn only_the_streaming_turn_is_rendered_again() {
     }
     exchange(&mut s, "last", &["streaming"], false);
     let mut cache = TranscriptCache::default();
+    let t0 = std::time::Instant::now();
+    cache.set_clock(t0);
     draw(&mut s, &mut cache, 80, 24);
-    assert_eq!(cache.renders, 42);
+    let first = cache.renders;
+    assert!(first < 10, "only the turns in view are rendered, not all 42: {first}");
     let gen_id = s.generation.expect("streaming").gen_id;
-    update(
-        &mut s,
-        Msg::engine(EngineEvent::Token {
-            gen_id,
-            delta: " more".into(),
-        }),
+    let token = |s: &mut AppState| {
+        update(
+            s,
+            Msg::engine(EngineEvent::Token {
+                gen_id,
+                delta: " more".into(),
+            }),
+        )
+    };
+    token(&mut s);
+    cache.set_clock(t0 + Duration::from_millis(5));
+    let t = draw(&mut s, &mut cache, 80, 24);
+    assert_eq!(
+        cache.renders, first,
+        "too soon after the last render: the old lines stay"
     );
-    draw(&mut s, &mut cache, 80, 24);
-    assert_eq!(cache.renders, 43);
+    assert!(cache.pending(), "the driver is told to come back");
+    assert!(!screen_text(&t).contains("streaming more"));
+    cache.set_clock(t0 + super::STREAM_INTERVAL);
+    let t = draw(&mut s, &mut cache, 80, 24);
+    assert_eq!(cache.renders, first + 1, "only the streaming turn renders again");
+    assert!(!cache.pending());
+    assert!(screen_text(&t).contains("streaming more"));
     draw(&mut s, &mut cache, 70, 24);
-    assert_eq!(cache.renders, 85, "a new width renders everything once");
+    assert_eq!(cache.renders, 2 * first + 1, "a new width renders what is in view once");
+}
+
+#[test]
+fn scrolling_up_through_unrendered_turns_renders_them_and_keeps_the_view_still() {
+    let mut s = ready();
+    for i in 0..200 {
+        let answer = format!("**answer {i}**\n\n- one\n- two\n\n```rust\nfn f() {{}}\n```");
+        exchange(&mut s, &format!("question {i}"), &[&answer], true);
+    }
+    let mut cache = TranscriptCache::default();
+    draw(&mut s, &mut cache, 80, 24);
+    assert!(cache.renders < 20, "resume renders a screenful: {}", cache.renders);
+    // Scroll up a line at a time through the whole history: every row shown is rendered text
+    // (no blank gaps), and each step moves the text by exactly one row.
+    let mut previous = screen_rows(&draw(&mut s, &mut cache, 80, 24));
+    for _ in 0..150 {
+        update(&mut s, Msg::Wheel(-1));
+        let rows = screen_rows(&draw(&mut s, &mut cache, 80, 24));
+        assert_eq!(rows[1..17], previous[0..16], "the view moved by more than one row");
+        previous = rows;
+    }
+}
+
+fn screen_rows(t: &Terminal<TestBackend>) -> Vec<String> {
+    let buffer = t.backend().buffer();
+    (0..buffer.area.height)
+        .map(|y| (0..buffer.area.width).map(|x| buffer[(x, y)].symbol()).collect())
+        .collect()
+}
+
+fn screen_text(t: &Terminal<TestBackend>) -> String {
+    screen_rows(t).join("\n")
 }
 
 #[test]

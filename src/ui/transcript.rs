@@ -1,11 +1,9 @@
-//! The transcript pane and its cache of rendered lines.
-//!
-//! Each turn's lines are cached by (turn id, revision, width): a frame re-renders only the turn
-//! whose text changed (the streaming answer) and draws only the visible lines. The body
-//! renderer is a plain function so the Markdown renderer can replace the plain-text one.
-//! Text is sanitized here, on its way to the screen.
+//! The transcript pane: the conversation's visible lines, the error banner over its top, the
+//! "more below" tag, and the welcome text of an empty chat. What to render and cache lives in
+//! `cache.rs`; how one turn looks in `turn.rs`.
 
-use std::collections::HashMap;
+mod cache;
+mod turn;
 
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -13,126 +11,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::wrap::wrap_words;
 use crate::sanitize::sanitize;
-use crate::state::{AppState, Scroll, Speaker, Turn, TurnStatus, Viewport};
+use crate::state::{AppState, Viewport};
 
-/// Renders a (sanitized) message body to lines at most `width` columns wide.
-pub type RenderBody = fn(&str, usize) -> Vec<Line<'static>>;
-
-/// The plain-text body renderer used until Markdown lands.
-pub fn plain_body(text: &str, width: usize) -> Vec<Line<'static>> {
-    wrap_words(text, width).into_iter().map(Line::from).collect()
-}
-
-const GUTTER: &str = "▌ ";
-const GUTTER_WIDTH: u16 = 2;
-
-pub fn speaker_color(speaker: Speaker) -> Color {
-    match speaker {
-        Speaker::User => Color::Cyan,
-        Speaker::Model => Color::Magenta,
-    }
-}
-
-struct Entry {
-    revision: u64,
-    lines: Vec<Line<'static>>,
-}
-
-/// Rendered lines per turn for one width.
-pub struct TranscriptCache {
-    width: u16,
-    entries: HashMap<u64, Entry>,
-    render_body: RenderBody,
-    /// How many turn renders happened, for tests and benches.
-    pub renders: u64,
-}
-
-impl Default for TranscriptCache {
-    fn default() -> Self {
-        Self::new(plain_body)
-    }
-}
-
-impl TranscriptCache {
-    pub fn new(render_body: RenderBody) -> Self {
-        Self {
-            width: 0,
-            entries: HashMap::new(),
-            render_body,
-            renders: 0,
-        }
-    }
-
-    /// Brings every turn's lines up to date for `width`.
-    fn refresh(&mut self, turns: &[Turn], width: u16) {
-        if width != self.width {
-            self.entries.clear();
-            self.width = width;
-        }
-        if self.entries.len() > turns.len() {
-            let live: std::collections::HashSet<u64> = turns.iter().map(|t| t.id).collect();
-            self.entries.retain(|id, _| live.contains(id));
-        }
-        for turn in turns {
-            let fresh = self.entries.get(&turn.id).is_some_and(|e| e.revision == turn.revision);
-            if !fresh {
-                let lines = render_turn(turn, width, self.render_body);
-                self.renders += 1;
-                self.entries.insert(
-                    turn.id,
-                    Entry {
-                        revision: turn.revision,
-                        lines,
-                    },
-                );
-            }
-        }
-    }
-
-    fn lines_of(&self, turn: &Turn) -> &[Line<'static>] {
-        self.entries.get(&turn.id).map_or(&[], |e| e.lines.as_slice())
-    }
-}
-
-fn render_turn(turn: &Turn, width: u16, render_body: RenderBody) -> Vec<Line<'static>> {
-    let color = speaker_color(turn.speaker);
-    let gutter = Span::styled(GUTTER, Style::new().fg(color));
-    let name = match turn.speaker {
-        Speaker::User => "You",
-        Speaker::Model => "Gemma",
-    };
-    let mut header = vec![
-        gutter.clone(),
-        Span::styled(name, Style::new().fg(color).add_modifier(Modifier::BOLD)),
-    ];
-    header.extend(status_span(&turn.status));
-    let mut lines = vec![Line::from(header)];
-    let body_width = width.saturating_sub(GUTTER_WIDTH).max(1) as usize;
-    let text = sanitize(&turn.text);
-    if !text.is_empty() {
-        for line in render_body(&text, body_width) {
-            let mut spans = vec![gutter.clone()];
-            spans.extend(line.spans);
-            lines.push(Line::from(spans).style(line.style));
-        }
-    }
-    lines.push(Line::default());
-    lines
-}
-
-fn status_span(status: &TurnStatus) -> Option<Span<'static>> {
-    let dim = Style::new().fg(Color::DarkGray);
-    Some(match status {
-        TurnStatus::Done => return None,
-        TurnStatus::Waiting => Span::styled(" · waiting for the model…", dim),
-        TurnStatus::Streaming => Span::styled(" · writing…", dim),
-        TurnStatus::Stopped => Span::styled(" · stopped", Style::new().fg(Color::Yellow)),
-        TurnStatus::CutAtLimit => Span::styled(" · cut at the max-tokens limit", Style::new().fg(Color::Yellow)),
-        TurnStatus::Failed(why) => Span::styled(format!(" · failed: {}", sanitize(why)), Style::new().fg(Color::Red)),
-    })
-}
+pub use cache::{TranscriptCache, STREAM_INTERVAL};
+pub use turn::{speaker_color, BodyStyle};
 
 /// Draws the transcript (and the error banner over its top) into `area`; returns its size.
 pub fn draw(state: &AppState, cache: &mut TranscriptCache, frame: &mut Frame, area: Rect) -> Viewport {
@@ -147,21 +30,13 @@ pub fn draw(state: &AppState, cache: &mut TranscriptCache, frame: &mut Frame, ar
         return Viewport {
             total_lines: 0,
             height: area.height as usize,
+            top: 0,
         };
     }
-    let turns = state.transcript.turns();
-    cache.refresh(turns, area.width);
-    let total_lines: usize = turns.iter().map(|t| cache.lines_of(t).len()).sum();
-    let viewport = Viewport {
-        total_lines,
-        height: area.height as usize,
-    };
-    let top = match state.scroll {
-        Scroll::Follow => viewport.max_top(),
-        Scroll::Pinned { top } => top.min(viewport.max_top()),
-    };
-    let visible = visible_lines(turns, cache, top, viewport.height);
-    frame.render_widget(Paragraph::new(visible), area);
+    let layout = cache.layout(state.transcript.turns(), area.width, area.height as usize, state.scroll);
+    let viewport = layout.viewport;
+    let top = viewport.top;
+    frame.render_widget(Paragraph::new(layout.lines), area);
     if top < viewport.max_top() && area.height > 0 && area.width > 12 {
         let below = viewport.max_top() - top;
         let tag = format!(" ↓ {below} more ");
@@ -178,27 +53,6 @@ pub fn draw(state: &AppState, cache: &mut TranscriptCache, frame: &mut Frame, ar
         );
     }
     viewport
-}
-
-/// Clones only the lines in `top..top + height`.
-fn visible_lines(turns: &[Turn], cache: &TranscriptCache, top: usize, height: usize) -> Vec<Line<'static>> {
-    let mut out = Vec::with_capacity(height);
-    let mut skip = top;
-    for turn in turns {
-        let lines = cache.lines_of(turn);
-        if skip >= lines.len() {
-            skip -= lines.len();
-            continue;
-        }
-        for line in &lines[skip..] {
-            if out.len() == height {
-                return out;
-            }
-            out.push(line.clone());
-        }
-        skip = 0;
-    }
-    out
 }
 
 /// The error banner: up to three wrapped lines; returns the rows used.

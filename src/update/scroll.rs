@@ -29,13 +29,15 @@ pub(super) fn bottom(state: &mut AppState) {
     state.scroll = Scroll::Follow;
 }
 
-/// After a frame: a pinned view that now reaches the bottom (the window grew, text was removed)
-/// follows again.
+/// After a frame: a pinned view takes the top it was drawn at (see [`Viewport::top`]); one
+/// that now reaches the bottom (the window grew, text was removed) follows again.
 pub(super) fn on_drawn(state: &mut AppState, viewport: Viewport) {
     state.viewport = viewport;
-    if let Scroll::Pinned { top } = state.scroll {
-        if top >= viewport.max_top() {
-            state.scroll = Scroll::Follow;
-        }
+    if let Scroll::Pinned { .. } = state.scroll {
+        state.scroll = if viewport.top >= viewport.max_top() {
+            Scroll::Follow
+        } else {
+            Scroll::Pinned { top: viewport.top }
+        };
     }
 }

@@ -22,6 +22,7 @@ fn scrolling_pins_the_view_and_the_bottom_follows_again() {
         Msg::Drawn(Viewport {
             total_lines: 100,
             height: 20,
+            top: 80,
         }),
     );
     update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::CONTROL)));
@@ -36,6 +37,7 @@ fn scrolling_pins_the_view_and_the_bottom_follows_again() {
         Msg::Drawn(Viewport {
             total_lines: 150,
             height: 20,
+            top: 0,
         }),
     );
     assert_eq!(s.scroll, Scroll::Pinned { top: 0 });
@@ -57,6 +59,7 @@ fn sending_returns_the_view_to_the_bottom() {
         Msg::Drawn(Viewport {
             total_lines: 100,
             height: 20,
+            top: 80,
         }),
     );
     update(&mut s, Msg::Wheel(-5));

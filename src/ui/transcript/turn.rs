@@ -1,0 +1,84 @@
+//! One turn as lines: a header naming the speaker (and how the answer ended), the body behind
+//! a coloured gutter, a blank line after. The user's words are shown as typed (wrapped plain
+//! text); the model's answers as Markdown. Text is sanitized here, on its way to the screen.
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use crate::markdown::{self, CodeTheme};
+use crate::sanitize::sanitize;
+use crate::state::{Speaker, Turn, TurnStatus};
+use crate::ui::wrap::wrap_words;
+
+const GUTTER: &str = "▌ ";
+pub(super) const GUTTER_WIDTH: u16 = 2;
+
+/// How the model's answers are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyStyle {
+    /// Wrapped plain text (`[chat] markdown = false`).
+    Plain,
+    /// Markdown with code highlighted in this theme.
+    Markdown(CodeTheme),
+}
+
+impl Default for BodyStyle {
+    fn default() -> Self {
+        Self::Markdown(CodeTheme::default())
+    }
+}
+
+pub fn speaker_color(speaker: Speaker) -> Color {
+    match speaker {
+        Speaker::User => Color::Cyan,
+        Speaker::Model => Color::Magenta,
+    }
+}
+
+/// Wrapped plain text, one line per row.
+fn plain_body(text: &str, width: usize) -> Vec<Line<'static>> {
+    wrap_words(text, width).into_iter().map(Line::from).collect()
+}
+
+pub(super) fn render_turn(turn: &Turn, width: u16, style: BodyStyle) -> Vec<Line<'static>> {
+    let color = speaker_color(turn.speaker);
+    let gutter = Span::styled(GUTTER, Style::new().fg(color));
+    let name = match turn.speaker {
+        Speaker::User => "You",
+        Speaker::Model => "Gemma",
+    };
+    let mut header = vec![
+        gutter.clone(),
+        Span::styled(name, Style::new().fg(color).add_modifier(Modifier::BOLD)),
+    ];
+    header.extend(status_span(&turn.status));
+    let mut lines = vec![Line::from(header)];
+    let body_width = width.saturating_sub(GUTTER_WIDTH).max(1);
+    let text = sanitize(&turn.text);
+    if !text.is_empty() {
+        let body = match (turn.speaker, style) {
+            (Speaker::Model, BodyStyle::Markdown(theme)) => markdown::render(&text, body_width, theme),
+            _ => plain_body(&text, body_width.into()),
+        };
+        for line in body {
+            let mut spans = Vec::with_capacity(line.spans.len() + 1);
+            spans.push(gutter.clone());
+            spans.extend(line.spans);
+            lines.push(Line::from(spans).style(line.style));
+        }
+    }
+    lines.push(Line::default());
+    lines
+}
+
+fn status_span(status: &TurnStatus) -> Option<Span<'static>> {
+    let dim = Style::new().fg(Color::DarkGray);
+    Some(match status {
+        TurnStatus::Done => return None,
+        TurnStatus::Waiting => Span::styled(" · waiting for the model…", dim),
+        TurnStatus::Streaming => Span::styled(" · writing…", dim),
+        TurnStatus::Stopped => Span::styled(" · stopped", Style::new().fg(Color::Yellow)),
+        TurnStatus::CutAtLimit => Span::styled(" · cut at the max-tokens limit", Style::new().fg(Color::Yellow)),
+        TurnStatus::Failed(why) => Span::styled(format!(" · failed: {}", sanitize(why)), Style::new().fg(Color::Red)),
+    })
+}
