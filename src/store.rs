@@ -27,6 +27,7 @@ use rusqlite::Connection;
 
 pub use actor::{StoreEvent, StoreHandle};
 pub use error::StoreError;
+pub use export::utc as format_utc;
 pub use ops::WriteOp;
 pub use records::{
     now_ms, FinishRecord, MessageId, MessageRecord, NewSession, Role, SamplingRecord, SearchHit, Session, SessionId,
