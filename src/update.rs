@@ -7,7 +7,9 @@
 mod chat;
 mod engine;
 mod keys;
+mod save;
 mod scroll;
+mod sessions;
 #[cfg(test)]
 mod tests;
 
@@ -17,6 +19,8 @@ use crate::state::{AppState, QuitArm};
 
 pub use chat::{code_blocks, MODEL_COMMAND};
 pub use keys::human_bytes;
+pub use save::{sampling_record, sampling_settings, store_opened, store_unavailable, title_from, CHECKPOINT_EVERY};
+pub use sessions::SEARCH_LIMIT;
 
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     match msg {
@@ -45,6 +49,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Terminate => chat::quit_now(state),
+        Msg::Store(msg) => sessions::on_store(state, msg),
     }
 }
 
