@@ -84,7 +84,7 @@ const DEFAULTS: &[(Action, &str, &[&str], Section, &str)] = &[
     (Action::Bottom, "bottom", &["ctrl-end"], Section::Scroll, "go to the newest text and follow it"),
     (Action::ToggleMouse, "toggle_mouse", &["f2", "alt-m"], Section::App, "mouse capture on/off (off: select text)"),
     (Action::Help, "help", &["f1", "?"], Section::App, "this help"),
-    (Action::Sessions, "sessions", &["ctrl-o"], Section::App, "saved sessions: open, search, new, rename, delete, duplicate"),
+    (Action::Sessions, "sessions", &["ctrl-o"], Section::App, "saved sessions: open, search, manage"),
     (Action::Quit, "quit", &["ctrl-q"], Section::App, "quit (asks again if the message box holds text)"),
     (Action::Interrupt, "interrupt", &["ctrl-c"], Section::App, "stop the answer; twice quits"),
     (Action::Suspend, "suspend", &["ctrl-z"], Section::App, "suspend to the shell (`fg` resumes)"),

@@ -2,6 +2,8 @@
 //! actions and engine events here, the other controls in `controls`.
 
 mod controls;
+mod saving;
+mod sessions_pane;
 
 use std::time::Duration;
 
