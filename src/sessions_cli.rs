@@ -73,7 +73,13 @@ pub fn run(command: SessionsCommand, paths: &Paths) -> Result<ExitCode, String> 
     let (mut store, _report) = Store::open(paths.sessions_db()).map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
     let text = match command {
-        SessionsCommand::List => list(&store)?,
+        SessionsCommand::List => {
+            let text = list(&store)?;
+            if text.is_empty() {
+                eprintln!("no saved sessions yet in {}", store.path().display());
+            }
+            text
+        }
         SessionsCommand::Export { id, format } => {
             let id = resolve(&store, &id)?;
             let text = match format {
