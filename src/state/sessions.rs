@@ -146,15 +146,15 @@ pub enum PaneRow<'a> {
     Hit(&'a SearchHit),
 }
 
-impl PaneRow<'_> {
-    pub fn session_id(&self) -> &SessionId {
+impl<'a> PaneRow<'a> {
+    pub fn session_id(&self) -> &'a SessionId {
         match self {
             PaneRow::Session(s) => &s.id,
             PaneRow::Hit(h) => &h.session_id,
         }
     }
 
-    pub fn title(&self) -> &str {
+    pub fn title(&self) -> &'a str {
         match self {
             PaneRow::Session(s) => &s.title,
             PaneRow::Hit(h) => &h.session_title,

@@ -124,7 +124,46 @@ fn resume_last_shows_the_saved_transcript_and_quits_cleanly() {
         t.contains("How do crabs walk?") && t.contains("fn crab_walk() -> u8 { 8 }") && t.contains("tiny-gemma2 ready")
     });
     assert!(screen.contains("Crab facts") && screen.contains("sideways"), "{screen}");
+
+    // The sessions pane lists it and finds it by a word of the answer.
+    run.session.send(b"\x0f");
+    run.session.wait_for("the sessions pane", |t| {
+        t.contains("Sessions") && t.contains("Crab questions") && t.contains("2 msgs")
+    });
+    run.session.send(b"sidew");
+    run.session
+        .wait_for("a search hit", |t| t.contains("model: ") && t.contains("**sideways**"));
+    // Esc clears the search, a second Esc closes the pane. Sent apart: two ESC bytes in one
+    // read would arrive as Alt+Esc.
+    run.session.send(b"\x1b");
+    run.session
+        .wait_for("the search cleared", |t| t.contains("type to search"));
+    run.session.send(b"\x1b");
+    run.session.wait_for("the pane to close", |t| !t.contains("Search:"));
     quit(&mut run);
+}
+
+#[test]
+fn a_damaged_session_file_is_moved_aside_and_the_user_told_where() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let r = root.path();
+    let model = tiny_model(r);
+    std::fs::create_dir_all(r.join("data")).expect("data dir");
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(r.join("data/sessions.db"), garbage).expect("write garbage");
+    let mut run = start(r, &model, &[]);
+    let screen = run
+        .session
+        .wait_for("the damage banner", |t| t.contains("damaged") && t.contains("corrupt-"));
+    assert!(screen.contains("moved to"), "{screen}");
+    run.session
+        .wait_for("the model to load", |t| t.contains("tiny-gemma2 ready"));
+    quit(&mut run);
+    let moved = std::fs::read_dir(r.join("data"))
+        .expect("list data")
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().starts_with("sessions.db.corrupt-"));
+    assert!(moved, "the damaged file was kept under another name");
 }
 
 #[test]
