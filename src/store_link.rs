@@ -3,6 +3,9 @@
 //! driver's channel. Owns the wall-clock stamp of writes (`update` reads no clock). Must not
 //! decide what the user sees; `update` does that with the messages.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::effect::StoreRequest;
@@ -16,11 +19,19 @@ use crate::update::SEARCH_LIMIT;
 pub struct StoreLink {
     handle: StoreHandle,
     replies: UnboundedSender<Msg>,
+    /// Number of the newest search asked for. A search typed over by the next key is skipped
+    /// on the store thread: a common word over a large history can take 100+ ms, and only the
+    /// newest query's hits are shown anyway.
+    newest_search: Arc<AtomicU64>,
 }
 
 impl StoreLink {
     pub fn new(handle: StoreHandle, replies: UnboundedSender<Msg>) -> Self {
-        Self { handle, replies }
+        Self {
+            handle,
+            replies,
+            newest_search: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     pub fn handle(&self) -> &StoreHandle {
@@ -42,39 +53,52 @@ impl StoreLink {
             }
             StoreRequest::List => {
                 self.read("listing sessions", |h| async move {
-                    h.list_sessions().await.map(StoreMsg::Listed)
+                    h.list_sessions().await.map(|list| Some(StoreMsg::Listed(list)))
                 });
                 None
             }
             StoreRequest::Search { query } => {
+                let newest = self.newest_search.clone();
+                let mine = newest.fetch_add(1, Ordering::SeqCst) + 1;
                 self.read("searching sessions", |h| async move {
-                    let hits = h.search(query.clone(), SEARCH_LIMIT).await?;
-                    Ok(StoreMsg::Found { query, hits })
+                    let q = query.clone();
+                    let hits = h
+                        .call(move |s| match newest.load(Ordering::SeqCst) == mine {
+                            true => s.search(&q, SEARCH_LIMIT).map(Some),
+                            false => Ok(None),
+                        })
+                        .await?;
+                    Ok(hits.map(|hits| StoreMsg::Found { query, hits }))
                 });
                 None
             }
             StoreRequest::Open { id } => {
                 self.read("opening a session", |h| async move {
-                    h.open_session(&id).await.map(StoreMsg::Opened)
+                    h.open_session(&id).await.map(|s| Some(StoreMsg::Opened(s)))
                 });
                 None
             }
         }
     }
 
+    /// Runs a read on a task and sends its answer back (`None`: nothing to say).
     fn read<F, Fut>(&self, what: &'static str, ask: F)
     where
         F: FnOnce(StoreHandle) -> Fut,
-        Fut: std::future::Future<Output = Result<StoreMsg, StoreError>> + Send + 'static,
+        Fut: std::future::Future<Output = Result<Option<StoreMsg>, StoreError>> + Send + 'static,
     {
         let replies = self.replies.clone();
         let pending = ask(self.handle.clone());
         tokio::spawn(async move {
-            let msg = pending.await.unwrap_or_else(|e| StoreMsg::ReadFailed {
-                what,
-                message: e.to_string(),
+            let msg = pending.await.unwrap_or_else(|e| {
+                Some(StoreMsg::ReadFailed {
+                    what,
+                    message: e.to_string(),
+                })
             });
-            let _ = replies.send(Msg::Store(msg));
+            if let Some(msg) = msg {
+                let _ = replies.send(Msg::Store(msg));
+            }
         });
     }
 }

@@ -152,3 +152,46 @@ async fn quitting_mid_answer_leaves_it_saved_as_interrupted() {
     assert_eq!(answer.text, "partial text");
     assert_eq!(answer.finish, Some(FinishRecord::Interrupted));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_typed_over_are_skipped_and_the_newest_answers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("sessions.db");
+    let (mut app, handle, mut replies) = setup(&db);
+    app.step(Msg::Paste("the platypus question".into()));
+    app.step(key(KeyCode::Enter, KeyModifiers::NONE));
+    app.step(key(KeyCode::Esc, KeyModifiers::NONE));
+    // Hold the store thread so all three searches queue up behind it.
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let blocker = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.call(move |_| Ok(wait.recv().ok())).await }
+    });
+    app.step(key(KeyCode::Char('o'), KeyModifiers::CONTROL));
+    for c in "pla".chars() {
+        app.step(key(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    release.send(()).expect("release the store thread");
+    blocker.await.expect("join").expect("blocker");
+    let mut found = Vec::new();
+    while found.is_empty() {
+        let msg = tokio::time::timeout(Duration::from_secs(10), replies.recv())
+            .await
+            .expect("replies arrive")
+            .expect("a reply");
+        if let Msg::Store(gemma_tui::msg::StoreMsg::Found { query, hits }) = &msg {
+            found.push((query.clone(), hits.len()));
+        }
+        app.step(msg);
+    }
+    handle.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    while let Ok(msg) = replies.try_recv() {
+        if let Msg::Store(gemma_tui::msg::StoreMsg::Found { query, hits }) = &msg {
+            found.push((query.clone(), hits.len()));
+        }
+    }
+    assert_eq!(found, vec![("pla".to_string(), 1)], "only the newest search ran");
+    let pane = app.state.sessions_pane.as_ref().expect("open");
+    assert_eq!(pane.rows().len(), 1);
+}

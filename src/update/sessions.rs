@@ -289,6 +289,24 @@ fn on_confirm_key(state: &mut AppState, key: KeyEvent, id: crate::store::Session
     ]
 }
 
+/// A paste while the pane is open goes into what is being typed there (the search or a new
+/// title), on one line.
+pub(super) fn on_paste(state: &mut AppState, text: &str) -> Vec<Effect> {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let Some(p) = pane(state) else { return Vec::new() };
+    match &mut p.mode {
+        PaneMode::Rename { title, .. } => {
+            title.push_str(&line);
+            Vec::new()
+        }
+        PaneMode::ConfirmDelete { .. } => Vec::new(),
+        PaneMode::Browse | PaneMode::Search => {
+            p.mode = PaneMode::Search;
+            edit_query(state, |q| q.push_str(&line))
+        }
+    }
+}
+
 /// What the store sent back.
 pub(super) fn on_store(state: &mut AppState, msg: StoreMsg) -> Vec<Effect> {
     match msg {

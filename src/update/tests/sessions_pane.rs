@@ -222,3 +222,16 @@ fn quit_still_works_from_the_pane_and_a_failed_list_is_shown_in_it() {
     );
     assert!(effects.iter().any(|e| matches!(e, Effect::Quit)));
 }
+
+#[test]
+fn a_paste_goes_into_the_search_not_the_hidden_message_box() {
+    let mut s = listed();
+    let effects = update(&mut s, Msg::Paste("borrow\nchecker".into()));
+    assert_eq!(
+        requests(&effects),
+        vec![StoreRequest::Search {
+            query: "borrow checker".into()
+        }]
+    );
+    assert!(s.input.is_empty());
+}
