@@ -3,7 +3,7 @@
 //! pane's current mode. Draws only; saved text is raw, so every title and snippet is
 //! sanitized here.
 
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
@@ -36,21 +36,37 @@ pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(search_line(pane)), search);
     let current = state.session.id.as_ref();
     frame.render_widget(Paragraph::new(list_lines(pane, current, list)), list);
-    frame.render_widget(Paragraph::new(footer_line(pane)), footer);
+    let footer_text = footer_line(pane);
+    frame.render_widget(Paragraph::new(footer_text.clone()), footer);
+    place_cursor(pane, frame, search, footer, &footer_text);
 }
+
+/// The terminal's cursor goes where the user types in the pane (the search, or the new title),
+/// so an input method shows its preedit there rather than under the overlay.
+fn place_cursor(pane: &SessionsPane, frame: &mut Frame, search: Rect, footer: Rect, footer_text: &Line) {
+    let (area, col) = match &pane.mode {
+        PaneMode::Rename { title, .. } => (footer, NEW_TITLE.width() + sanitize(title).width()),
+        PaneMode::ConfirmDelete { .. } => (footer, footer_text.width()),
+        PaneMode::Browse | PaneMode::Search => (search, SEARCH.width() + sanitize(&pane.query).width()),
+    };
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let x = area.x + (col as u16).min(area.width - 1);
+    frame.set_cursor_position(Position { x, y: area.y });
+}
+
+const SEARCH: &str = "Search: ";
+const NEW_TITLE: &str = "New title: ";
 
 fn dim() -> Style {
     Style::new().fg(Color::DarkGray)
 }
 
 fn search_line(pane: &SessionsPane) -> Line<'static> {
-    let label = Span::styled("Search: ", Style::new().fg(Color::Cyan));
+    let label = Span::styled(SEARCH, Style::new().fg(Color::Cyan));
     match (&pane.mode, pane.query.is_empty()) {
-        (PaneMode::Search, _) | (_, false) => Line::from(vec![
-            label,
-            Span::raw(sanitize(&pane.query).into_owned()),
-            Span::styled("▏", Style::new().fg(Color::Cyan)),
-        ]),
+        (PaneMode::Search, _) | (_, false) => Line::from(vec![label, Span::raw(sanitize(&pane.query).into_owned())]),
         _ => Line::from(vec![label, Span::styled("type to search every message", dim())]),
     }
 }
@@ -192,10 +208,9 @@ fn footer_line(pane: &SessionsPane) -> Line<'static> {
         PaneMode::Search => keys(&[("Enter", "open"), ("↑↓", "choose"), ("Esc", "clear the search")]),
         PaneMode::Rename { title, .. } => {
             let mut line = Line::from(vec![
-                Span::styled("New title: ", key),
+                Span::styled(NEW_TITLE, key),
                 Span::raw(sanitize(title).into_owned()),
-                Span::styled("▏", key),
-                Span::raw("  "),
+                Span::raw("   "),
             ]);
             line.spans.extend(keys(&[("Enter", "save"), ("Esc", "cancel")]).spans);
             line

@@ -96,8 +96,13 @@ fn sessions_pane_search_hits() {
             }],
         }),
     );
-    let t = shot(&s, 90, 12);
+    let mut t = shot(&s, 90, 12);
     insta::assert_snapshot!(t.backend());
+    // The cursor (and an input method's preedit) sits after the query, not in the hidden box.
+    assert_eq!(
+        t.get_cursor_position().ok(),
+        Some(ratatui::layout::Position { x: 3 + 8 + 2, y: 2 })
+    );
     let buffer = t.backend().buffer();
     let (x, y) = (0..88u16)
         .flat_map(|x| (0..12u16).map(move |y| (x, y)))
