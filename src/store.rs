@@ -19,6 +19,7 @@ mod ops;
 mod queries;
 mod records;
 mod schema;
+mod snippet;
 mod writes;
 
 use std::path::{Path, PathBuf};
