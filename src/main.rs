@@ -49,7 +49,7 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
 
     let Some(prompt) = cli.prompt.as_deref() else {
         // Before the terminal is taken: an unknown --resume id fails here, changing nothing.
-        let sessions = gemma_tui::sessions_cli::start_chat(paths, cli.resume.as_deref())?;
+        let sessions = gemma_tui::sessions_cli::start_chat(paths, &cli)?;
         gemma_tui::tui::run(config, paths, model, load, sessions)?;
         return Ok(ExitCode::SUCCESS);
     };

@@ -77,6 +77,9 @@ async fn chat(
         },
     );
     if let Some(session) = sessions.resume {
+        if sessions.settings_changed {
+            save_settings(app.io.store.as_ref(), &session);
+        }
         app.step(Msg::Store(StoreMsg::Opened(session)));
     }
     let result = app::run_loop(&mut app, &mut screen, &mut msgs, &mut engine_events).await;
@@ -116,6 +119,18 @@ fn start_store(
             update::store_unavailable(state, &format!("cannot start the store thread: {e}"));
             None
         }
+    }
+}
+
+/// Saves settings that flags changed on a resumed session, so they stay in force next time.
+fn save_settings(store: Option<&StoreLink>, session: &crate::store::Session) {
+    let Some(link) = store else { return };
+    let handle = link.handle();
+    let saved = handle
+        .set_system_prompt(&session.id, session.system_prompt.clone())
+        .and_then(|()| handle.set_sampling(&session.id, session.sampling.clone()));
+    if let Err(e) = saved {
+        tracing::warn!(error = %e, "could not save the settings given with --resume");
     }
 }
 
