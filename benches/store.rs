@@ -1,4 +1,5 @@
-//! Benchmarks of the session store's user-visible waits: resuming a 10,000-message session,
+//! Benchmarks of the session store's user-visible waits: resuming a 10,000-message session
+//! (loading it, and loading it into the chat screen up to its first drawn frame at 200x50),
 //! listing 1,000 sessions, full-text search over 100,000 messages, and opening that database
 //! (which runs `quick_check`). The filler vocabulary is 20 words, so common-word searches match
 //! nearly every message: a worst case; `platypus` (~1 in 1,000 messages) is the typical case. Data is loaded through `import_json`, the public bulk path.
@@ -9,7 +10,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use gemma_tui::engine::SamplingSettings;
+use gemma_tui::keymap::Keymap;
+use gemma_tui::msg::{Msg, StoreMsg};
+use gemma_tui::state::AppState;
 use gemma_tui::store::{SessionId, Store};
+use gemma_tui::ui::{self, TranscriptCache};
+use gemma_tui::update::update;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
 use serde_json::json;
 
 const WORDS: &[&str] = &[
@@ -97,6 +106,21 @@ fn benches(c: &mut Criterion) {
     let (mut store, ids) = fill(&dir.path().join("resume.db"), 1, 10_000);
     c.bench_function("resume a 10,000-message session", |b| {
         b.iter(|| black_box(store.open_session(&ids[0]).expect("open session")))
+    });
+    // What `--resume` costs before the user sees it: load, restore into the state, first frame.
+    let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("test backend");
+    c.bench_function("resume a 10,000-message session to the first frame", |b| {
+        b.iter(|| {
+            let session = store.open_session(&ids[0]).expect("open session");
+            let mut state = AppState::new("bench".into(), Keymap::default(), None, SamplingSettings::default());
+            update(&mut state, Msg::Store(StoreMsg::Opened(session)));
+            let mut cache = TranscriptCache::default();
+            terminal
+                .draw(|f| {
+                    black_box(ui::render(&state, &mut cache, f));
+                })
+                .expect("draw");
+        })
     });
 
     let (store, _) = fill(&dir.path().join("list.db"), 1_000, 6);

@@ -14,9 +14,9 @@ use ratatui::Terminal;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{sleep_until, Instant};
 
-use crate::effect::Effect;
+use crate::effect::{Effect, StoreRequest};
 use crate::engine::{EngineCommand, EngineEvent, ModelSpec};
-use crate::msg::Msg;
+use crate::msg::{Msg, StoreMsg};
 use crate::state::{AppState, Viewport};
 use crate::ui::{self, TranscriptCache};
 use crate::update::update;
@@ -38,6 +38,18 @@ pub trait Io {
     /// Resolves a `/model` name. The default parses presets, repo ids and folders.
     fn parse_model(&self, name: &str) -> Result<ModelSpec, String> {
         name.parse::<ModelSpec>().map_err(|e| e.to_string())
+    }
+    /// Hands a request to the session store; a reply that is ready at once comes back here,
+    /// later ones as `Msg::Store` on the driver's channel. The default is a window without a
+    /// store: writes are dropped (the chat lives in memory), reads answer that nothing is saved.
+    fn store(&mut self, request: StoreRequest) -> Option<Msg> {
+        match request {
+            StoreRequest::Write(_) => None,
+            _ => Some(Msg::Store(StoreMsg::ReadFailed {
+                what: "reading sessions",
+                message: "no session store is open in this window".into(),
+            })),
+        }
     }
 }
 
@@ -112,6 +124,7 @@ impl<I: Io> App<I> {
                 self.clear_before_draw = true;
                 self.dirty = true;
             }
+            Effect::Store(request) => return self.io.store(request),
             Effect::Quit => {}
         }
         None

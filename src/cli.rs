@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::engine::{DeviceChoice, Quantization};
 
@@ -68,6 +68,49 @@ pub struct Cli {
     /// Use this config file instead of the default one
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Open the chat screen on a saved session ("last" = the most recently used one)
+    #[arg(long, value_name = "ID|last", conflicts_with = "prompt")]
+    pub resume: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, export and import saved sessions (no model is loaded)
+    Sessions {
+        #[command(subcommand)]
+        action: SessionsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Saved sessions, most recently used first: id, last use, messages, model, title
+    List,
+    /// Write one session to standard output
+    Export {
+        /// A session id from `sessions list`, or "last"
+        #[arg(value_name = "ID|last")]
+        id: String,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ExportFormat,
+    },
+    /// Add a session from a JSON export; prints its new id
+    Import {
+        #[arg(value_name = "FILE.json")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Markdown, for reading
+    Md,
+    /// The exchange format that `sessions import` reads
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -1,6 +1,7 @@
 //! What `update` asks the driver to do. Imperatives; the driver performs them in order.
 
 use crate::engine::EngineCommand;
+use crate::store::{SessionId, WriteOp};
 
 /// Not `PartialEq`: engine commands are not; tests match on the variants.
 #[derive(Debug, Clone)]
@@ -18,5 +19,21 @@ pub enum Effect {
     LoadModel(String),
     /// Stop the process (Ctrl+Z); the driver restores the terminal and redraws on resume.
     Suspend,
+    /// Ask the session store something; answers come back as `Msg::Store`.
+    Store(StoreRequest),
     Quit,
+}
+
+/// What `update` asks of the session store. The driver stamps writes with the wall-clock time
+/// ([`WriteOp::stamp`]) because `update` reads no clock; their `at` fields are 0 until then.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreRequest {
+    /// Queue a write (applied in order, retried while the disk refuses it).
+    Write(WriteOp),
+    /// All sessions, for the sessions pane (`StoreMsg::Listed`).
+    List,
+    /// Full-text search (`StoreMsg::Found`).
+    Search { query: String },
+    /// Load a session to show it (`StoreMsg::Opened`).
+    Open { id: SessionId },
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use gemma_tui::cli::Cli;
+use gemma_tui::cli::{Cli, Command};
 use gemma_tui::config::Config;
 use gemma_tui::engine::source::HubEnv;
 use gemma_tui::engine::{LoadOptions, ModelSpec};
@@ -28,7 +28,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
+fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
+    // Session commands need no config and load no model.
+    if let Some(Command::Sessions { action }) = cli.command.take() {
+        return gemma_tui::sessions_cli::run(action, paths);
+    }
     let config_file = cli.config.clone().unwrap_or_else(|| paths.config_file());
     let mut config = Config::load(&config_file).map_err(|e| e.to_string())?;
     config.apply_flags(&cli);
@@ -44,7 +48,9 @@ fn run(cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
     };
 
     let Some(prompt) = cli.prompt.as_deref() else {
-        gemma_tui::tui::run(config, paths, model, load)?;
+        // Before the terminal is taken: an unknown --resume id fails here, changing nothing.
+        let sessions = gemma_tui::sessions_cli::start_chat(paths, &cli)?;
+        gemma_tui::tui::run(config, paths, model, load, sessions)?;
         return Ok(ExitCode::SUCCESS);
     };
     let prompt = if prompt == "-" {

@@ -7,6 +7,7 @@ use crossterm::event::KeyEvent;
 
 use crate::engine::EngineEvent;
 use crate::state::Viewport;
+use crate::store::{SearchHit, Session, SessionSummary, StoreEvent};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
@@ -32,6 +33,28 @@ pub enum Msg {
     Failed(String),
     /// SIGTERM / SIGHUP, or the terminal went away: quit now, cancelling any answer.
     Terminate,
+    /// The session store reporting back.
+    Store(StoreMsg),
+}
+
+/// What the session store answers or reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreMsg {
+    /// Saving failed for now, recovered, or a write was refused (from the store's actor).
+    Event(StoreEvent),
+    Listed(Vec<SessionSummary>),
+    /// Search results for `query` (older queries' results are dropped).
+    Found {
+        query: String,
+        hits: Vec<SearchHit>,
+    },
+    /// A session loaded to be shown (the pane's Enter, `--resume`).
+    Opened(Session),
+    /// A read failed; `what` names it ("listing sessions").
+    ReadFailed {
+        what: &'static str,
+        message: String,
+    },
 }
 
 impl Msg {

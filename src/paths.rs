@@ -40,6 +40,11 @@ impl Paths {
         self.config_dir.join("config.toml")
     }
 
+    /// The session database (see `store`).
+    pub fn sessions_db(&self) -> PathBuf {
+        self.data_dir.join("sessions.db")
+    }
+
     pub fn log_file(&self) -> PathBuf {
         self.state_dir.join("gemma-tui.log")
     }

@@ -3,6 +3,7 @@
 //! `ui` reads it.
 
 pub mod input;
+pub mod sessions;
 pub mod status;
 pub mod transcript;
 
@@ -10,6 +11,7 @@ use crate::engine::{GenId, SamplingSettings};
 use crate::keymap::{Action, Keymap};
 
 pub use input::InputBox;
+pub use sessions::{IdSource, PaneMode, PaneRow, SessionLink, SessionsPane};
 pub use status::{AnswerStats, ContextUse, Download, ModelPhase, ModelStatus};
 pub use transcript::{Generation, Speaker, Transcript, Turn, TurnStatus};
 
@@ -71,6 +73,10 @@ pub struct AppState {
     pub system: Option<String>,
     pub sampling: SamplingSettings,
     pub should_quit: bool,
+    /// Which saved session the transcript is, and what of it is saved.
+    pub session: SessionLink,
+    /// The sessions overlay, when open.
+    pub sessions_pane: Option<SessionsPane>,
 }
 
 impl AppState {
@@ -94,6 +100,8 @@ impl AppState {
             system,
             sampling,
             should_quit: false,
+            session: SessionLink::new(IdSource::random()),
+            sessions_pane: None,
         }
     }
 

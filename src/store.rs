@@ -19,6 +19,7 @@ mod ops;
 mod queries;
 mod records;
 mod schema;
+mod snippet;
 mod writes;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use rusqlite::Connection;
 
 pub use actor::{StoreEvent, StoreHandle};
 pub use error::StoreError;
+pub use export::utc as format_utc;
 pub use ops::WriteOp;
 pub use records::{
     now_ms, FinishRecord, MessageId, MessageRecord, NewSession, Role, SamplingRecord, SearchHit, Session, SessionId,

@@ -12,28 +12,48 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use crate::app::{self, App, Io};
 use crate::clipboard::Clipboard;
 use crate::config::Config;
+use crate::effect::StoreRequest;
 use crate::engine::{self, EngineCommand, EngineHandle, LoadOptions, ModelSpec};
 use crate::keymap::Keymap;
-use crate::msg::Msg;
+use crate::msg::{Msg, StoreMsg};
 use crate::paths::Paths;
+use crate::sessions_cli::SessionsStart;
 use crate::state::{AppState, ModelPhase};
+use crate::store::StoreHandle;
+use crate::store_link::{self, StoreLink};
 use crate::terminal;
+use crate::update;
+
+/// How long quitting waits for the store to save what is queued.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Lines one wheel notch scrolls.
 const WHEEL_LINES: i16 = 3;
 
 /// Opens the chat screen on `model` and returns when the user quits.
-pub fn run(config: Config, paths: &Paths, model: ModelSpec, load: LoadOptions) -> Result<(), String> {
+pub fn run(
+    config: Config,
+    paths: &Paths,
+    model: ModelSpec,
+    load: LoadOptions,
+    sessions: SessionsStart,
+) -> Result<(), String> {
     let keymap = Keymap::with_overrides(&config.keys)?;
     tracing::info!(log = %paths.log_file().display(), model = %model.display_name(), "chat screen starting");
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let result = runtime.block_on(chat(config, keymap, model, load));
+    let result = runtime.block_on(chat(config, keymap, model, load, sessions));
     // mistral.rs keeps engine threads; the conversation is over, so do not wait on them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     result
 }
 
-async fn chat(config: Config, keymap: Keymap, model: ModelSpec, load: LoadOptions) -> Result<(), String> {
+async fn chat(
+    config: Config,
+    keymap: Keymap,
+    model: ModelSpec,
+    load: LoadOptions,
+    sessions: SessionsStart,
+) -> Result<(), String> {
     let (engine, mut engine_events) = engine::spawn(load);
     engine.send(EngineCommand::Load(model.clone()));
     let system = config.system_prompt().map(String::from);
@@ -45,6 +65,7 @@ async fn chat(config: Config, keymap: Keymap, model: ModelSpec, load: LoadOption
         Terminal::new(CrosstermBackend::new(io::stdout())).map_err(|e| format!("cannot use the terminal: {e}"))?;
     let (tx, mut msgs) = unbounded_channel();
     forward_terminal_events(tx.clone());
+    let store = start_store(&mut state, sessions.store, &tx);
     forward_signals(tx).map_err(|e| format!("cannot watch for signals: {e}"))?;
 
     let mut app = App::new(
@@ -52,17 +73,83 @@ async fn chat(config: Config, keymap: Keymap, model: ModelSpec, load: LoadOption
         TerminalIo {
             engine,
             clipboard: Clipboard::default(),
+            store,
         },
     );
+    if let Some(session) = sessions.resume {
+        if sessions.settings_changed {
+            save_settings(app.io.store.as_ref(), &session);
+        }
+        app.step(Msg::Store(StoreMsg::Opened(session)));
+    }
     let result = app::run_loop(&mut app, &mut screen, &mut msgs, &mut engine_events).await;
+    // Save what is queued (the last answer, marked interrupted on quit) before leaving.
+    let flushed = match &app.io.store {
+        Some(link) => flush(link.handle()).await,
+        None => Ok(()),
+    };
     drop(guard);
-    result.map_err(|e| format!("the terminal failed: {e}"))
+    result.map_err(|e| format!("the terminal failed: {e}"))?;
+    flushed
+}
+
+/// Starts the store's actor and reports how opening went into the state's banner. Without a
+/// store the chat still runs, unsaved.
+fn start_store(
+    state: &mut AppState,
+    opened: Result<(crate::store::Store, crate::store::OpenReport), String>,
+    replies: &UnboundedSender<Msg>,
+) -> Option<StoreLink> {
+    let (store, report) = match opened {
+        Ok(opened) => opened,
+        Err(why) => {
+            tracing::error!(error = %why, "session store unavailable");
+            update::store_unavailable(state, &why);
+            return None;
+        }
+    };
+    update::store_opened(state, &report);
+    let (events_tx, events) = unbounded_channel();
+    match StoreHandle::spawn(store, events_tx) {
+        Ok(handle) => {
+            store_link::forward_events(events, replies.clone());
+            Some(StoreLink::new(handle, replies.clone()))
+        }
+        Err(e) => {
+            update::store_unavailable(state, &format!("cannot start the store thread: {e}"));
+            None
+        }
+    }
+}
+
+/// Saves settings that flags changed on a resumed session, so they stay in force next time.
+fn save_settings(store: Option<&StoreLink>, session: &crate::store::Session) {
+    let Some(link) = store else { return };
+    let handle = link.handle();
+    let saved = handle
+        .set_system_prompt(&session.id, session.system_prompt.clone())
+        .and_then(|()| handle.set_sampling(&session.id, session.sampling.clone()));
+    if let Err(e) = saved {
+        tracing::warn!(error = %e, "could not save the settings given with --resume");
+    }
+}
+
+async fn flush(handle: &StoreHandle) -> Result<(), String> {
+    match tokio::time::timeout(FLUSH_TIMEOUT, handle.flush()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("the last changes to this session were not saved: {e}")),
+        Err(_) => Err(format!(
+            "saving the session took longer than {} s; the last changes may be lost",
+            FLUSH_TIMEOUT.as_secs()
+        )),
+    }
 }
 
 /// The real outside world.
 struct TerminalIo {
     engine: EngineHandle,
     clipboard: Clipboard,
+    store: Option<StoreLink>,
 }
 
 impl Io for TerminalIo {
@@ -81,6 +168,12 @@ impl Io for TerminalIo {
     fn suspend(&mut self, mouse: bool) {
         if let Err(e) = terminal::suspend(mouse) {
             tracing::warn!("suspend failed: {e}");
+        }
+    }
+    fn store(&mut self, request: StoreRequest) -> Option<Msg> {
+        match &self.store {
+            Some(link) => link.perform(request),
+            None => None,
         }
     }
 }

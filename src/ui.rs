@@ -6,9 +6,12 @@
 
 pub mod help;
 pub mod input;
+pub mod sessions;
 pub mod status;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_sessions;
 pub mod transcript;
 pub mod wrap;
 
@@ -36,6 +39,9 @@ pub fn render(state: &AppState, cache: &mut TranscriptCache, frame: &mut Frame) 
     let viewport = transcript::draw(state, cache, frame, body);
     input::draw(state, frame, message);
     status::draw(state, frame, status);
+    if state.sessions_pane.is_some() {
+        sessions::draw(state, frame, area);
+    }
     if state.help_open {
         help::draw(state, frame, area);
     }

@@ -7,7 +7,9 @@
 mod chat;
 mod engine;
 mod keys;
+mod save;
 mod scroll;
+mod sessions;
 #[cfg(test)]
 mod tests;
 
@@ -17,12 +19,17 @@ use crate::state::{AppState, QuitArm};
 
 pub use chat::{code_blocks, MODEL_COMMAND};
 pub use keys::human_bytes;
+pub use save::{sampling_record, sampling_settings, store_opened, store_unavailable, title_from, CHECKPOINT_EVERY};
+pub use sessions::SEARCH_LIMIT;
 
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => keys::on_key(state, key),
         Msg::Paste(text) => {
             disarm(state);
+            if state.sessions_pane.is_some() {
+                return sessions::on_paste(state, &text);
+            }
             keys::on_paste(state, &text);
             Vec::new()
         }
@@ -45,6 +52,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Terminate => chat::quit_now(state),
+        Msg::Store(msg) => sessions::on_store(state, msg),
     }
 }
 

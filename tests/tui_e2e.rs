@@ -10,3 +10,7 @@ mod harness;
 #[cfg(unix)]
 #[path = "tui/pty.rs"]
 mod pty;
+
+#[cfg(unix)]
+#[path = "tui/sessions_pty.rs"]
+mod sessions_pty;

@@ -200,7 +200,7 @@ fn finish_note(f: &FinishRecord) -> String {
 }
 
 /// `YYYY-MM-DD HH:MM UTC` from unix milliseconds (civil-from-days, no date crate needed).
-fn utc(ms: i64) -> String {
+pub fn utc(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;

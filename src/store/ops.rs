@@ -49,6 +49,12 @@ pub enum WriteOp {
         to: SessionId,
         at: i64,
     },
+    /// Removes one message (an answer being regenerated, a message taken back to edit), so the
+    /// saved session matches the transcript on screen.
+    DeleteMessage {
+        id: MessageId,
+        at: i64,
+    },
     SetSystemPrompt {
         session: SessionId,
         prompt: Option<String>,
@@ -78,9 +84,29 @@ impl WriteOp {
             WriteOp::Rename { .. } => "renaming a session",
             WriteOp::Delete { .. } => "deleting a session",
             WriteOp::Duplicate { .. } => "duplicating a session",
+            WriteOp::DeleteMessage { .. } => "removing a message",
             WriteOp::SetSystemPrompt { .. } => "saving the system prompt",
             WriteOp::SetModel { .. } => "saving the model",
             WriteOp::SetSampling { .. } => "saving sampling settings",
+        }
+    }
+
+    /// Sets the time the write happens. The app's pure `update` builds writes without reading
+    /// a clock; the driver stamps them as it hands them to the store.
+    pub fn stamp(&mut self, now: i64) {
+        match self {
+            WriteOp::CreateSession { at, .. }
+            | WriteOp::AppendUser { at, .. }
+            | WriteOp::BeginAnswer { at, .. }
+            | WriteOp::Checkpoint { at, .. }
+            | WriteOp::FinishAnswer { at, .. }
+            | WriteOp::Rename { at, .. }
+            | WriteOp::Duplicate { at, .. }
+            | WriteOp::DeleteMessage { at, .. }
+            | WriteOp::SetSystemPrompt { at, .. }
+            | WriteOp::SetModel { at, .. }
+            | WriteOp::SetSampling { at, .. } => *at = now,
+            WriteOp::Delete { .. } => {}
         }
     }
 

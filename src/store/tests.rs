@@ -315,3 +315,26 @@ fn nan_and_infinity_are_refused_before_writing() {
     }
     assert!(store.list_sessions().expect("list").is_empty());
 }
+
+#[test]
+fn deleting_one_message_keeps_counts_and_search_in_step() {
+    let (_dir, mut store) = temp_store();
+    let sid = store.create_session(&new_session("regen")).expect("create");
+    store.append_user(&sid, "question").expect("user");
+    let a = store.begin_answer(&sid, "m").expect("begin");
+    store
+        .finish_answer(a, "zebraword answer", FinishRecord::Stop, None)
+        .expect("finish");
+    assert_eq!(store.search("zebraword", 5).expect("search").len(), 1);
+    store
+        .apply(&WriteOp::DeleteMessage { id: a, at: now_ms() })
+        .expect("delete message");
+    // Deleting it again is not an error: the write may be retried after a failure.
+    store
+        .apply(&WriteOp::DeleteMessage { id: a, at: now_ms() })
+        .expect("delete again");
+    let s = store.open_session(&sid).expect("load");
+    assert_eq!(s.messages.len(), 1);
+    assert_eq!(store.list_sessions().expect("list")[0].message_count, 1);
+    assert!(store.search("zebraword", 5).expect("search").is_empty());
+}

@@ -85,11 +85,14 @@ pub(crate) fn apply_in(
 ) -> Result<(), StoreError> {
     let what = op.describe();
     let changed = run(tx, op, writer).map_err(|e| StoreError::sql(path, what, e))?;
-    if changed > 0 || matches!(op, WriteOp::Delete { .. }) {
+    // Deleting what is already gone is done, not an error.
+    if changed > 0 || matches!(op, WriteOp::Delete { .. } | WriteOp::DeleteMessage { .. }) {
         return Ok(());
     }
     Err(match op {
-        WriteOp::Checkpoint { id, .. } | WriteOp::FinishAnswer { id, .. } => StoreError::MessageNotFound { id: id.0 },
+        WriteOp::Checkpoint { id, .. } | WriteOp::FinishAnswer { id, .. } | WriteOp::DeleteMessage { id, .. } => {
+            StoreError::MessageNotFound { id: id.0 }
+        }
         WriteOp::CreateSession { id, .. } => StoreError::SessionNotFound { id: id.to_string() },
         WriteOp::AppendUser { session, .. }
         | WriteOp::BeginAnswer { session, .. }
@@ -136,6 +139,11 @@ fn run(tx: &Transaction<'_>, op: &WriteOp, writer: &str) -> rusqlite::Result<usi
             tx.execute("DELETE FROM sessions WHERE id = ?1", [session.as_str()])
         }
         WriteOp::Duplicate { from, to, at } => duplicate(tx, from, to, *at),
+        WriteOp::DeleteMessage { id, at } => {
+            // Touch first: afterwards the message no longer names its session.
+            touch_by_message(tx, *id, *at)?;
+            tx.execute("DELETE FROM messages WHERE id = ?1", [id.0])
+        }
     }
 }
 

@@ -1,11 +1,12 @@
 //! Chat actions: send, stop, regenerate, edit, copy, quit.
 
-use super::scroll;
+use super::{save, scroll};
 use crate::effect::Effect;
 use crate::engine::{ChatRequest, EngineCommand};
 use crate::keymap::Action;
 use crate::sanitize::sanitize;
 use crate::state::{AppState, Generation, QuitArm, Speaker, TurnStatus};
+use crate::store::FinishRecord;
 
 /// `/model NAME` in the message box loads another model (a preset, repo id or folder).
 pub const MODEL_COMMAND: &str = "/model";
@@ -27,8 +28,9 @@ pub(super) fn send(state: &mut AppState) -> Vec<Effect> {
     let text = state.input.take().trim_end().to_string();
     let first = state.transcript.is_empty();
     let title = first.then(|| format!("gemma-tui: {text}"));
-    state.transcript.push(Speaker::User, text, TurnStatus::Done);
-    let mut effects = start_answer(state);
+    let turn = state.transcript.push(Speaker::User, text, TurnStatus::Done);
+    let mut effects = save::user_sent(state, turn);
+    effects.extend(start_answer(state));
     effects.extend(title.map(Effect::SetTitle));
     effects
 }
@@ -67,7 +69,9 @@ fn start_answer(state: &mut AppState) -> Vec<Effect> {
         messages,
         sampling: state.sampling.clone(),
     };
-    vec![Effect::Engine(EngineCommand::Chat(request))]
+    let mut effects = save::answer_started(state, turn);
+    effects.push(Effect::Engine(EngineCommand::Chat(request)));
+    effects
 }
 
 /// Esc: stops the answer, keeping its text; otherwise dismisses the banner.
@@ -76,9 +80,11 @@ pub(super) fn stop(state: &mut AppState) -> Vec<Effect> {
         Some(generation) => {
             // Clearing `generation` makes tokens of this gen_id still in the queue stale.
             state.transcript.set_status(generation.turn, TurnStatus::Stopped);
-            vec![Effect::Engine(EngineCommand::Cancel {
+            let mut effects = save::answer_ended(state, generation.turn, FinishRecord::Cancelled, None);
+            effects.push(Effect::Engine(EngineCommand::Cancel {
                 gen_id: generation.gen_id,
-            })]
+            }));
+            effects
         }
         None => {
             state.banner = None;
@@ -95,11 +101,15 @@ pub(super) fn regenerate(state: &mut AppState) -> Vec<Effect> {
         ));
         return Vec::new();
     }
+    let mut effects = Vec::new();
     if state.transcript.last().is_some_and(|t| t.speaker == Speaker::Model) {
-        state.transcript.pop();
+        if let Some(turn) = state.transcript.pop() {
+            effects = save::turn_removed(state, turn.id);
+        }
     }
     if state.transcript.last().is_some_and(|t| t.speaker == Speaker::User) {
-        return start_answer(state);
+        effects.extend(start_answer(state));
+        return effects;
     }
     state.notice = Some("nothing to regenerate yet: send a message first".into());
     Vec::new()
@@ -118,8 +128,9 @@ pub(super) fn edit_last(state: &mut AppState) -> Vec<Effect> {
         state.notice = Some("there is no message to edit yet".into());
         return Vec::new();
     }
-    let effects = stop(state);
+    let mut effects = stop(state);
     while let Some(turn) = state.transcript.pop() {
+        effects.extend(save::turn_removed(state, turn.id));
         if turn.speaker == Speaker::User {
             state.input.set(&turn.text);
             break;
@@ -209,9 +220,13 @@ fn arm(state: &mut AppState, arm: QuitArm) {
 }
 
 /// Quits at once. A running answer is cancelled first so its partial text is kept as stopped
-/// (and, once sessions are stored, saved) rather than lost mid-stream.
+/// and saved as interrupted (the user did not choose to stop it) rather than lost mid-stream.
 pub(super) fn quit_now(state: &mut AppState) -> Vec<Effect> {
-    let mut effects = stop(state);
+    let mut effects = match state.generation {
+        Some(generation) => save::answer_ended(state, generation.turn, FinishRecord::Interrupted, None),
+        None => Vec::new(),
+    };
+    effects.extend(stop(state));
     state.should_quit = true;
     effects.push(Effect::Quit);
     effects

@@ -3,9 +3,11 @@
 
 use std::time::Instant;
 
+use super::save;
 use crate::effect::Effect;
 use crate::engine::{EngineEvent, FinishReason, GenId, LoadProgress, Usage};
 use crate::state::{AnswerStats, AppState, ContextUse, Download, ModelPhase, TurnStatus};
+use crate::store::FinishRecord;
 
 pub(super) fn on_event(state: &mut AppState, event: EngineEvent, at: Instant) -> Vec<Effect> {
     match event {
@@ -37,12 +39,13 @@ pub(super) fn on_event(state: &mut AppState, event: EngineEvent, at: Instant) ->
         EngineEvent::Token { gen_id, delta } => {
             if let Some(turn) = current(state, gen_id) {
                 state.transcript.append(turn, &delta);
+                return save::streamed(state, turn, at);
             }
         }
         EngineEvent::Finished {
             gen_id, reason, usage, ..
-        } => on_finished(state, gen_id, reason, usage),
-        EngineEvent::Error { gen_id, message } => on_error(state, gen_id, message),
+        } => return on_finished(state, gen_id, reason, usage),
+        EngineEvent::Error { gen_id, message } => return on_error(state, gen_id, message),
     }
     Vec::new()
 }
@@ -83,8 +86,10 @@ fn on_progress(state: &mut AppState, progress: LoadProgress, at: Instant) {
     };
 }
 
-fn on_finished(state: &mut AppState, gen_id: GenId, reason: FinishReason, usage: Usage) {
-    let Some(turn) = current(state, gen_id) else { return };
+fn on_finished(state: &mut AppState, gen_id: GenId, reason: FinishReason, usage: Usage) -> Vec<Effect> {
+    let Some(turn) = current(state, gen_id) else {
+        return Vec::new();
+    };
     state.generation = None;
     let status = match reason {
         FinishReason::Stop => TurnStatus::Done,
@@ -101,14 +106,20 @@ fn on_finished(state: &mut AppState, gen_id: GenId, reason: FinishReason, usage:
     let context = state.context.get_or_insert_with(ContextUse::default);
     context.prompt_tokens = usage.prompt_tokens;
     context.dropped_turns = usage.dropped_turns;
+    let record = save::usage_record(&usage);
+    save::answer_ended(state, turn, save::finish_record(reason), Some(record))
 }
 
-fn on_error(state: &mut AppState, gen_id: Option<GenId>, message: String) {
+fn on_error(state: &mut AppState, gen_id: Option<GenId>, message: String) -> Vec<Effect> {
+    let mut effects = Vec::new();
     match gen_id {
         Some(gen_id) => {
-            let Some(turn) = current(state, gen_id) else { return };
+            let Some(turn) = current(state, gen_id) else {
+                return effects;
+            };
             state.generation = None;
             state.transcript.set_status(turn, TurnStatus::Failed(message.clone()));
+            effects = save::answer_ended(state, turn, FinishRecord::Error(message.clone()), None);
         }
         None => {
             if !matches!(state.model.phase, ModelPhase::Ready) {
@@ -117,4 +128,5 @@ fn on_error(state: &mut AppState, gen_id: Option<GenId>, message: String) {
         }
     }
     state.banner = Some(message);
+    effects
 }

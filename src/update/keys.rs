@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::{chat, disarm, scroll};
+use super::{chat, disarm, scroll, sessions};
 use crate::effect::Effect;
 use crate::keymap::Action;
 use crate::state::input::MAX_PASTE_BYTES;
@@ -19,6 +19,9 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
     }
     if state.help_open {
         return on_help_key(state, action);
+    }
+    if state.sessions_pane.is_some() {
+        return sessions::on_key(state, key, action);
     }
     if !matches!(action, Some(Action::Quit | Action::Interrupt)) {
         state.notice = None;
@@ -43,7 +46,7 @@ fn on_help_key(state: &mut AppState, action: Option<Action>) -> Vec<Effect> {
     }
 }
 
-fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
+pub(super) fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
     match action {
         Action::Send => chat::send(state),
         Action::Stop => chat::stop(state),
@@ -54,6 +57,7 @@ fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Quit => chat::quit(state),
         Action::Interrupt => chat::interrupt(state),
         Action::Suspend => vec![Effect::Suspend],
+        Action::Sessions => sessions::open_pane(state),
         Action::Help => {
             state.help_open = true;
             Vec::new()

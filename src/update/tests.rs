@@ -2,6 +2,8 @@
 //! actions and engine events here, the other controls in `controls`.
 
 mod controls;
+mod saving;
+mod sessions_pane;
 
 use std::time::Duration;
 
@@ -13,6 +15,11 @@ use crate::engine::{EngineCommand, EngineEvent, FinishReason, SamplingSettings, 
 use crate::keymap::Keymap;
 use crate::msg::Msg;
 use crate::state::{AppState, ModelPhase, Speaker, TurnStatus};
+
+/// The effects other than session saving (which `tests/saving.rs` checks on its own).
+pub fn chat_only(effects: Vec<Effect>) -> Vec<Effect> {
+    effects.into_iter().filter(|e| !matches!(e, Effect::Store(_))).collect()
+}
 
 pub fn fresh() -> AppState {
     AppState::new("tiny".into(), Keymap::default(), None, SamplingSettings::default())
@@ -72,7 +79,7 @@ fn finished(gen_id: u64, reason: FinishReason) -> EngineEvent {
 /// Sends `text` and returns the gen_id of the answer requested.
 fn send(state: &mut AppState, text: &str) -> u64 {
     typed(state, text);
-    let effects = update(state, key(KeyCode::Enter));
+    let effects = chat_only(update(state, key(KeyCode::Enter)));
     let gen_ids: Vec<u64> = effects
         .iter()
         .filter_map(|e| match e {
@@ -97,7 +104,7 @@ fn texts(state: &AppState) -> Vec<(Speaker, String)> {
 fn send_moves_the_message_into_the_transcript_and_asks_the_engine() {
     let mut s = fresh();
     typed(&mut s, "hello\nthere");
-    let effects = update(&mut s, key(KeyCode::Enter));
+    let effects = chat_only(update(&mut s, key(KeyCode::Enter)));
     let Some(Effect::Engine(EngineCommand::Chat(request))) = effects.first() else {
         panic!("{effects:?}")
     };
@@ -162,7 +169,7 @@ fn esc_stops_the_answer_keeps_its_text_and_drops_late_tokens() {
     let mut s = fresh();
     let id = send(&mut s, "hi");
     engine(&mut s, token(id, "partial"));
-    let effects = update(&mut s, key(KeyCode::Esc));
+    let effects = chat_only(update(&mut s, key(KeyCode::Esc)));
     assert!(matches!(effects[..], [Effect::Engine(EngineCommand::Cancel { gen_id })] if gen_id == id));
     assert_eq!(s.transcript.turns()[1].status, TurnStatus::Stopped);
     engine(&mut s, token(id, " more"));
@@ -202,7 +209,7 @@ fn an_error_for_the_answer_marks_it_failed_and_leaves_it_out_of_the_next_prompt(
     assert!(matches!(&s.transcript.turns()[1].status, TurnStatus::Failed(m) if m == "out of memory"));
     assert!(!s.is_generating());
     typed(&mut s, "two");
-    let effects = update(&mut s, key(KeyCode::Enter));
+    let effects = chat_only(update(&mut s, key(KeyCode::Enter)));
     let Some(Effect::Engine(EngineCommand::Chat(request))) = effects.first() else {
         panic!()
     };
@@ -226,7 +233,7 @@ fn regenerate_replaces_the_last_answer_with_a_new_generation() {
     let id = send(&mut s, "hi");
     engine(&mut s, token(id, "old"));
     engine(&mut s, finished(id, FinishReason::Stop));
-    let effects = update(&mut s, ctrl('r'));
+    let effects = chat_only(update(&mut s, ctrl('r')));
     let Some(Effect::Engine(EngineCommand::Chat(request))) = effects.first() else {
         panic!("{effects:?}")
     };
@@ -250,7 +257,7 @@ fn edit_last_takes_the_message_back_and_resend_asks_again() {
     let mut s = fresh();
     let id = send(&mut s, "helo");
     engine(&mut s, token(id, "answer"));
-    let effects = update(&mut s, ctrl('e'));
+    let effects = chat_only(update(&mut s, ctrl('e')));
     assert!(
         matches!(effects[..], [Effect::Engine(EngineCommand::Cancel { .. })]),
         "a running answer stops first"
@@ -264,7 +271,7 @@ fn edit_last_takes_the_message_back_and_resend_asks_again() {
 }
 
 fn send_enter(s: &mut AppState) -> String {
-    let effects = update(s, key(KeyCode::Enter));
+    let effects = chat_only(update(s, key(KeyCode::Enter)));
     match effects.first() {
         Some(Effect::Engine(EngineCommand::Chat(request))) => {
             request.messages.last().map(|m| m.text.clone()).unwrap_or_default()

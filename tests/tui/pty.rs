@@ -10,36 +10,36 @@ use std::time::{Duration, Instant};
 use portable_pty::{native_pty_system, CommandBuilder, PtySize};
 
 /// No wait is longer than this; a hang fails the test instead of stalling CI.
-const WAIT: Duration = Duration::from_secs(120);
-const ROWS: u16 = 30;
-const COLS: u16 = 100;
+pub(crate) const WAIT: Duration = Duration::from_secs(120);
+pub(crate) const ROWS: u16 = 30;
+pub(crate) const COLS: u16 = 100;
 
-fn nonzero(n: u16) -> std::num::NonZeroU16 {
+pub(crate) fn nonzero(n: u16) -> std::num::NonZeroU16 {
     std::num::NonZeroU16::new(n).expect("a screen size above zero")
 }
 
-struct Screen {
-    parser: vt100::Parser,
-    raw: Vec<u8>,
+pub(crate) struct Screen {
+    pub(crate) parser: vt100::Parser,
+    pub(crate) raw: Vec<u8>,
 }
 
-struct Session {
-    screen: Arc<Mutex<Screen>>,
-    writer: Box<dyn Write + Send>,
+pub(crate) struct Session {
+    pub(crate) screen: Arc<Mutex<Screen>>,
+    pub(crate) writer: Box<dyn Write + Send>,
 }
 
 impl Session {
-    fn contents(&self) -> String {
+    pub(crate) fn contents(&self) -> String {
         self.screen.lock().expect("screen").parser.screen().contents()
     }
 
-    fn send(&mut self, bytes: &[u8]) {
+    pub(crate) fn send(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).expect("write to the pty");
         self.writer.flush().expect("flush the pty");
     }
 
     /// Polls the screen until `ready` holds; panics with the screen after [`WAIT`].
-    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
             let text = self.contents();
@@ -55,7 +55,7 @@ impl Session {
     }
 }
 
-fn spawn_reader(mut reader: Box<dyn Read + Send>, screen: Arc<Mutex<Screen>>) {
+pub(crate) fn spawn_reader(mut reader: Box<dyn Read + Send>, screen: Arc<Mutex<Screen>>) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
         while let Ok(n) = reader.read(&mut buf) {
@@ -69,7 +69,7 @@ fn spawn_reader(mut reader: Box<dyn Read + Send>, screen: Arc<Mutex<Screen>>) {
     });
 }
 
-fn command(root: &Path, model: &Path) -> CommandBuilder {
+pub(crate) fn command(root: &Path, model: &Path) -> CommandBuilder {
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_gemma-tui"));
     let model = model.to_str().expect("utf-8 path");
     for arg in [

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::{ctrl, engine, fresh, key, send, texts, token, typed};
+use super::{chat_only, ctrl, engine, fresh, key, send, texts, token, typed};
 use crate::effect::Effect;
 use crate::engine::model_dir::ModelFamily;
 use crate::engine::{EngineCommand, EngineEvent, LoadProgress, LoadedModel};
@@ -103,7 +103,7 @@ fn release_events_are_ignored() {
 fn ctrl_c_stops_then_a_second_press_quits() {
     let mut s = fresh();
     let id = send(&mut s, "hi");
-    let effects = update(&mut s, ctrl('c'));
+    let effects = chat_only(update(&mut s, ctrl('c')));
     assert!(matches!(effects[..], [Effect::Engine(EngineCommand::Cancel { gen_id })] if gen_id == id));
     assert_eq!(s.quit_armed, Some(QuitArm::Interrupt));
     assert!(!s.should_quit);
@@ -137,7 +137,7 @@ fn quitting_during_an_answer_cancels_it_first_and_keeps_the_text() {
     let mut s = fresh();
     let id = send(&mut s, "hi");
     engine(&mut s, token(id, "part"));
-    let effects = update(&mut s, Msg::Terminate);
+    let effects = chat_only(update(&mut s, Msg::Terminate));
     assert!(matches!(
         effects[..],
         [Effect::Engine(EngineCommand::Cancel { .. }), Effect::Quit]

@@ -1,0 +1,203 @@
+//! Sessions through the real binary in a pseudo-terminal: a session imported with a Markdown
+//! answer comes back on screen with `--resume last`, and a chat typed in the pty is saved
+//! (listed and exported afterwards by `gemma-tui sessions`).
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{native_pty_system, Child, MasterPty, PtySize};
+use serde_json::json;
+
+use super::pty::{command, nonzero, spawn_reader, Screen, Session, COLS, ROWS, WAIT};
+
+struct Running {
+    session: Session,
+    child: Box<dyn Child + Send + Sync>,
+    // Kept open until the end: dropping it hangs up the child's terminal.
+    _master: Box<dyn MasterPty + Send>,
+}
+
+fn start(root: &Path, model: &Path, extra: &[&str]) -> Running {
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: ROWS,
+            cols: COLS,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("open a pty");
+    let mut cmd = command(root, model);
+    for arg in extra {
+        cmd.arg(arg);
+    }
+    let child = pair.slave.spawn_command(cmd).expect("spawn gemma-tui");
+    let screen = Arc::new(Mutex::new(Screen {
+        parser: vt100::Parser::new(nonzero(ROWS), nonzero(COLS), 0),
+        raw: Vec::new(),
+    }));
+    spawn_reader(pair.master.try_clone_reader().expect("reader"), screen.clone());
+    let session = Session {
+        screen,
+        writer: pair.master.take_writer().expect("writer"),
+    };
+    Running {
+        session,
+        child,
+        _master: pair.master,
+    }
+}
+
+/// Ctrl+Q, then waits for a clean exit.
+fn quit(run: &mut Running) {
+    run.session.send(b"\x11");
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = run.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gemma-tui did not quit; the screen:\n{}",
+            run.session.contents()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "exit status {status:?}");
+}
+
+/// `gemma-tui sessions ...` on the same data dirs as the pty run.
+fn sessions(root: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_gemma-tui"))
+        .arg("sessions")
+        .args(args)
+        .env("GEMMA_TUI_CONFIG_DIR", root.join("config"))
+        .env("GEMMA_TUI_DATA_DIR", root.join("data"))
+        .env("GEMMA_TUI_STATE_DIR", root.join("state"))
+        .output()
+        .expect("run gemma-tui sessions");
+    assert!(
+        out.status.success(),
+        "sessions {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn tiny_model(root: &Path) -> std::path::PathBuf {
+    let model = root.join("tiny-gemma2");
+    crate::tiny_gemma::write_tiny_gemma2(&model).expect("tiny model");
+    model
+}
+
+const ANSWER: &str = "# Crab facts\n\nCrabs walk **sideways** on eight legs.\n\n```rust\nfn crab_walk() -> u8 { 8 }\n```\n\n| leg | count |\n|-----|-------|\n| walking | 8 |\n";
+
+#[test]
+fn resume_last_shows_the_saved_transcript_and_quits_cleanly() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let r = root.path();
+    let model = tiny_model(r);
+    let doc = json!({
+        "format": "gemma-tui-session", "version": 1, "exported_at": 0,
+        "session": {
+            "id": "imported01", "title": "Crab questions", "model": "gemma-2-2b",
+            "created_at": 1_709_294_400_000_i64, "updated_at": 1_709_294_400_000_i64,
+            "system_prompt": null,
+            "sampling": {"temperature": 0.0, "top_k": null, "top_p": 1.0, "min_p": 0.0,
+                "repetition_penalty": 1.0, "frequency_penalty": 0.0, "presence_penalty": 0.0,
+                "max_new_tokens": 64},
+            "messages": [
+                {"id": 1, "role": "user", "text": "How do crabs walk?", "created_at": 1_709_294_400_000_i64,
+                 "model": null, "finish": null, "usage": null},
+                {"id": 2, "role": "model", "text": ANSWER, "created_at": 1_709_294_401_000_i64,
+                 "model": "gemma-2-2b", "finish": "stop", "usage": null}
+            ]
+        }
+    });
+    let file = r.join("crabs.json");
+    std::fs::write(&file, doc.to_string()).expect("write the export");
+    sessions(r, &["import", file.to_str().expect("utf-8 path")]);
+
+    let mut run = start(r, &model, &["--resume", "last"]);
+    let screen = run.session.wait_for("the restored transcript", |t| {
+        t.contains("How do crabs walk?") && t.contains("fn crab_walk() -> u8 { 8 }") && t.contains("tiny-gemma2 ready")
+    });
+    assert!(screen.contains("Crab facts") && screen.contains("sideways"), "{screen}");
+
+    // The sessions pane lists it and finds it by a word of the answer.
+    run.session.send(b"\x0f");
+    run.session.wait_for("the sessions pane", |t| {
+        t.contains("Sessions") && t.contains("Crab questions") && t.contains("2 msgs")
+    });
+    run.session.send(b"sidew");
+    run.session
+        .wait_for("a search hit", |t| t.contains("model: ") && t.contains("**sideways**"));
+    // Esc clears the search, a second Esc closes the pane. Sent apart: two ESC bytes in one
+    // read would arrive as Alt+Esc.
+    run.session.send(b"\x1b");
+    run.session
+        .wait_for("the search cleared", |t| t.contains("type to search"));
+    run.session.send(b"\x1b");
+    run.session.wait_for("the pane to close", |t| !t.contains("Search:"));
+    quit(&mut run);
+}
+
+#[test]
+fn a_damaged_session_file_is_moved_aside_and_the_user_told_where() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let r = root.path();
+    let model = tiny_model(r);
+    std::fs::create_dir_all(r.join("data")).expect("data dir");
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(r.join("data/sessions.db"), garbage).expect("write garbage");
+    let mut run = start(r, &model, &[]);
+    let screen = run
+        .session
+        .wait_for("the damage banner", |t| t.contains("damaged") && t.contains("corrupt-"));
+    assert!(screen.contains("moved to"), "{screen}");
+    run.session
+        .wait_for("the model to load", |t| t.contains("tiny-gemma2 ready"));
+    quit(&mut run);
+    let moved = std::fs::read_dir(r.join("data"))
+        .expect("list data")
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().starts_with("sessions.db.corrupt-"));
+    assert!(moved, "the damaged file was kept under another name");
+}
+
+#[test]
+fn a_chat_typed_in_the_terminal_is_saved_listed_and_exported() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let r = root.path();
+    let model = tiny_model(r);
+    let mut run = start(r, &model, &[]);
+    run.session
+        .wait_for("the model to load", |t| t.contains("tiny-gemma2 ready"));
+    run.session.send("Remember the lighthouse keeper\r".as_bytes());
+    run.session.wait_for("the answer to end", |t| {
+        t.contains("Remember the lighthouse keeper") && t.contains(" ready") && t.contains("tok/s")
+    });
+    quit(&mut run);
+
+    let list = String::from_utf8_lossy(&sessions(r, &["list"]).stdout).into_owned();
+    let row = list
+        .lines()
+        .find(|l| l.ends_with("\tRemember the lighthouse keeper"))
+        .unwrap_or_else(|| panic!("the chat is listed:\n{list}"));
+    let cols: Vec<&str> = row.split('\t').collect();
+    assert_eq!((cols[2], cols[3]), ("2", "tiny-gemma2"), "{row}");
+    let json = sessions(r, &["export", cols[0], "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let messages = &doc["session"]["messages"];
+    assert_eq!(messages[0]["text"], "Remember the lighthouse keeper");
+    assert_eq!(messages[1]["role"], "model");
+    assert!(
+        matches!(messages[1]["finish"].as_str(), Some("stop" | "length")),
+        "{}",
+        messages[1]
+    );
+    assert!(messages[1]["usage"]["completion_tokens"].as_u64() > Some(0));
+    let md = String::from_utf8_lossy(&sessions(r, &["export", "last"]).stdout).into_owned();
+    assert!(md.contains("Remember the lighthouse keeper"), "{md}");
+}
