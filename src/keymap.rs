@@ -75,7 +75,7 @@ const DEFAULTS: &[(Action, &str, &[&str], Section, &str)] = &[
     (Action::Regenerate, "regenerate", &["ctrl-r"], Section::Chat, "answer the last message again"),
     (Action::EditLast, "edit_last", &["ctrl-e"], Section::Chat, "edit the last message and resend it"),
     (Action::CopyAnswer, "copy_answer", &["ctrl-y"], Section::Chat, "copy the last answer"),
-    (Action::CopyCode, "copy_code", &["alt-y"], Section::Chat, "copy the last code block of the last answer"),
+    (Action::CopyCode, "copy_code", &["alt-y"], Section::Chat, "copy a code block of the last answer"),
     (Action::ScrollUp, "scroll_up", &["ctrl-up", "shift-up"], Section::Scroll, "scroll up a line (or the mouse wheel)"),
     (Action::ScrollDown, "scroll_down", &["ctrl-down", "shift-down"], Section::Scroll, "scroll down a line"),
     (Action::PageUp, "page_up", &["pageup"], Section::Scroll, "scroll up a page"),

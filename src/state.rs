@@ -42,6 +42,14 @@ impl Viewport {
     }
 }
 
+/// Choosing which code block of the last answer to copy: blocks are labelled `[1]`..`[count]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodePick {
+    /// The model turn the blocks belong to.
+    pub turn: u64,
+    pub count: usize,
+}
+
 /// A second press is needed to quit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuitArm {
@@ -77,6 +85,8 @@ pub struct AppState {
     pub session: SessionLink,
     /// The sessions overlay, when open.
     pub sessions_pane: Option<SessionsPane>,
+    /// The copy-code key found several blocks in the last answer: the next key picks one.
+    pub code_pick: Option<CodePick>,
 }
 
 impl AppState {
@@ -102,6 +112,7 @@ impl AppState {
             should_quit: false,
             session: SessionLink::new(IdSource::random()),
             sessions_pane: None,
+            code_pick: None,
         }
     }
 

@@ -17,7 +17,7 @@ use crate::effect::Effect;
 use crate::msg::Msg;
 use crate::state::{AppState, QuitArm};
 
-pub use chat::{code_blocks, MODEL_COMMAND};
+pub use chat::MODEL_COMMAND;
 pub use keys::human_bytes;
 pub use save::{sampling_record, sampling_settings, store_opened, store_unavailable, title_from, CHECKPOINT_EVERY};
 pub use sessions::SEARCH_LIMIT;

@@ -4,8 +4,11 @@ use super::{save, scroll};
 use crate::effect::Effect;
 use crate::engine::{ChatRequest, EngineCommand};
 use crate::keymap::Action;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::markdown::code_blocks;
 use crate::sanitize::sanitize;
-use crate::state::{AppState, Generation, QuitArm, Speaker, TurnStatus};
+use crate::state::{AppState, CodePick, Generation, QuitArm, Speaker, TurnStatus};
 use crate::store::FinishRecord;
 
 /// `/model NAME` in the message box loads another model (a preset, repo id or folder).
@@ -156,43 +159,76 @@ pub(super) fn copy_answer(state: &mut AppState) -> Vec<Effect> {
     }
 }
 
-/// Copies the last fenced code block of the last answer. The hook for choosing a block comes
-/// with the Markdown renderer; until then the last one is the likeliest wanted.
+/// Copies a code block of the last answer, as the model wrote it (only control characters
+/// removed; tabs kept). One block is copied at once; with several, the next key picks one by
+/// the `[n]` label the transcript shows (Enter: the last, any other key cancels).
 pub(super) fn copy_code(state: &mut AppState) -> Vec<Effect> {
-    let block = state
-        .transcript
-        .last_of(Speaker::Model)
-        .and_then(|t| code_blocks(&t.text).pop());
-    match block {
-        Some(code) => vec![Effect::Copy {
-            text: sanitize(&code).into_owned(),
-            what: "the code block",
-        }],
-        None => {
+    let Some(turn) = state.transcript.last_of(Speaker::Model) else {
+        state.notice = Some("there is no answer to copy from yet".into());
+        return Vec::new();
+    };
+    let turn_id = turn.id;
+    match code_blocks(&turn.text).len() {
+        0 => {
             state.notice = Some("the last answer has no code block".into());
+            Vec::new()
+        }
+        1 => copy_block(state, turn_id, 1),
+        count => {
+            state.code_pick = Some(CodePick { turn: turn_id, count });
+            state.notice = Some(format!(
+                "copy which code block? press its number 1–{} (Enter: the last, Esc: cancel)",
+                count.min(9)
+            ));
             Vec::new()
         }
     }
 }
 
-/// The bodies of the fenced (```) code blocks of a Markdown text; an unclosed last block counts.
-pub fn code_blocks(text: &str) -> Vec<String> {
-    let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
-    for line in text.lines() {
-        let fence = line.trim_start().starts_with("```") || line.trim_start().starts_with("~~~");
-        match (&mut current, fence) {
-            (None, true) => current = Some(String::new()),
-            (Some(_), true) => blocks.extend(current.take()),
-            (Some(body), false) => {
-                body.push_str(line);
-                body.push('\n');
+/// The key after a copy-code press that found several blocks. `None`: not a pick; the key
+/// cancels the pick and then acts as usual.
+pub(super) fn pick_code(state: &mut AppState, pick: CodePick, key: &KeyEvent) -> Option<Vec<Effect>> {
+    let number = match key.code {
+        KeyCode::Enter => pick.count,
+        KeyCode::Esc => {
+            state.notice = Some("nothing copied".into());
+            return Some(Vec::new());
+        }
+        KeyCode::Char(c) if key.modifiers.difference(KeyModifiers::SHIFT).is_empty() => {
+            match c.to_digit(10).map(|d| d as usize) {
+                Some(n) if (1..=pick.count).contains(&n) => n,
+                _ => {
+                    state.notice = Some(format!("no code block {c}: nothing copied"));
+                    return Some(Vec::new());
+                }
             }
-            (None, false) => {}
+        }
+        _ => return None,
+    };
+    Some(copy_block(state, pick.turn, number))
+}
+
+fn copy_block(state: &mut AppState, turn: u64, number: usize) -> Vec<Effect> {
+    let block = state
+        .transcript
+        .get(turn)
+        .and_then(|t| code_blocks(&t.text).into_iter().find(|b| b.number == number));
+    match block {
+        Some(block) => vec![Effect::Copy {
+            text: sanitize_keeping_tabs(&block.code),
+            what: "the code block",
+        }],
+        None => {
+            state.notice = Some("that code block is gone".into());
+            Vec::new()
         }
     }
-    blocks.extend(current.filter(|b| !b.is_empty()));
-    blocks
+}
+
+/// Removes what is unsafe for a terminal but keeps tabs, which matter in code (Makefiles, Go):
+/// the screen sanitizer expands them to spaces.
+fn sanitize_keeping_tabs(text: &str) -> String {
+    text.split('\t').map(sanitize).collect::<Vec<_>>().join("\t")
 }
 
 /// Ctrl+Q: quits, asking once more if the message box holds text.

@@ -23,6 +23,11 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
     if state.sessions_pane.is_some() {
         return sessions::on_key(state, key, action);
     }
+    if let Some(pick) = state.code_pick.take() {
+        if let Some(effects) = chat::pick_code(state, pick, &key) {
+            return effects;
+        }
+    }
     if !matches!(action, Some(Action::Quit | Action::Interrupt)) {
         state.notice = None;
     }

@@ -303,14 +303,44 @@ fn copy_answer_copies_the_sanitized_text() {
 }
 
 #[test]
-fn copy_code_copies_the_last_fenced_block() {
+fn copy_code_asks_which_block_and_copies_it_as_written() {
     let mut s = fresh();
     let id = send(&mut s, "code?");
-    engine(&mut s, token(id, "Try:\n```rust\nfn a() {}\n```\nor\n```\nb()\n```\n"));
-    let alt_y = Msg::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::ALT));
-    let effects = update(&mut s, alt_y);
+    engine(
+        &mut s,
+        token(id, "Try:\n```make\nall:\n\tcc a.c\n```\nor\n```\nb()\x1b[2J\n```\n"),
+    );
+    let alt_y = || Msg::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::ALT));
+    assert!(update(&mut s, alt_y()).is_empty(), "two blocks: it asks first");
+    assert!(s.notice.as_deref().is_some_and(|n| n.contains("1–2")), "{:?}", s.notice);
+    let effects = update(&mut s, key(KeyCode::Char('1')));
+    assert!(
+        matches!(&effects[..], [Effect::Copy { text, .. }] if text == "all:\n\tcc a.c\n"),
+        "the first block, its tab kept: {effects:?}"
+    );
+    assert!(s.input.is_empty(), "the digit picked; it was not typed");
+    update(&mut s, alt_y());
+    let effects = update(&mut s, key(KeyCode::Enter));
     assert!(
         matches!(&effects[..], [Effect::Copy { text, .. }] if text == "b()\n"),
+        "Enter takes the last, escape sequence removed: {effects:?}"
+    );
+    update(&mut s, alt_y());
+    assert!(update(&mut s, key(KeyCode::Char('7'))).is_empty());
+    assert!(s.code_pick.is_none() && s.input.is_empty(), "a wrong number cancels");
+    update(&mut s, alt_y());
+    assert!(update(&mut s, key(KeyCode::Esc)).is_empty());
+    assert!(s.code_pick.is_none());
+}
+
+#[test]
+fn copy_code_copies_a_single_block_at_once() {
+    let mut s = fresh();
+    let id = send(&mut s, "code?");
+    engine(&mut s, token(id, "```rust\nfn a() {}\n```"));
+    let effects = update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::ALT)));
+    assert!(
+        matches!(&effects[..], [Effect::Copy { text, .. }] if text == "fn a() {}\n"),
         "{effects:?}"
     );
 }

@@ -126,13 +126,20 @@ fn resume_last_shows_the_saved_transcript_and_quits_cleanly() {
     assert!(screen.contains("Crab facts") && screen.contains("sideways"), "{screen}");
     // Rendered as Markdown in the real terminal: markers gone, the code block framed and
     // labelled, the table drawn with its columns, the strong word bold and the code coloured.
-    assert!(!screen.contains("# Crab") && !screen.contains("**sideways**"), "{screen}");
+    assert!(
+        !screen.contains("# Crab") && !screen.contains("**sideways**"),
+        "{screen}"
+    );
     assert!(!screen.contains("```") && screen.contains("[1] rust"), "{screen}");
     assert!(!screen.contains("|-----|"), "{screen}");
     let row_of = |needle: &str| screen.lines().position(|l| l.contains(needle)).expect(needle);
     let (walking, count) = (row_of("walking"), row_of("count"));
     let column = |row: usize, needle: &str| screen.lines().nth(row).and_then(|l| l.find(needle));
-    assert_eq!(column(walking, "8"), column(count, "count"), "table columns aligned:\n{screen}");
+    assert_eq!(
+        column(walking, "8"),
+        column(count, "count"),
+        "table columns aligned:\n{screen}"
+    );
     {
         let guard = run.session.screen.lock().expect("screen");
         let vt = guard.parser.screen();
@@ -143,7 +150,11 @@ fn resume_last_shows_the_saved_transcript_and_quits_cleanly() {
             vt.cell(row as u16, col as u16).expect("cell").clone()
         };
         assert!(at("sideways").bold(), "strong text is bold");
-        assert_ne!(at("fn crab_walk").fgcolor(), vt100::Color::Default, "code is highlighted");
+        assert_ne!(
+            at("fn crab_walk").fgcolor(),
+            vt100::Color::Default,
+            "code is highlighted"
+        );
     }
 
     // The sessions pane lists it and finds it by a word of the answer.
