@@ -178,3 +178,67 @@ fn the_binary_streams_a_reply_stops_on_esc_and_restores_the_terminal() {
     assert!(raw[entered..].contains("\x1b[?2004l"), "bracketed paste was turned off");
     assert!(!guard.parser.screen().alternate_screen());
 }
+
+/// SIGTERM (a closing terminal emulator, `kill`) ends the chat the normal way: the terminal is
+/// restored and the conversation so far is saved.
+#[test]
+fn sigterm_restores_the_terminal_and_keeps_the_conversation() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let model = root.path().join("tiny-gemma2");
+    crate::tiny_gemma::write_tiny_gemma2(&model).expect("tiny model");
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: ROWS,
+            cols: COLS,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("open a pty");
+    let mut child = pair
+        .slave
+        .spawn_command(command(root.path(), &model))
+        .expect("spawn gemma-tui");
+    let screen = Arc::new(Mutex::new(Screen {
+        parser: vt100::Parser::new(nonzero(ROWS), nonzero(COLS), 0),
+        raw: Vec::new(),
+    }));
+    spawn_reader(pair.master.try_clone_reader().expect("reader"), screen.clone());
+    let mut s = Session {
+        screen: screen.clone(),
+        writer: pair.master.take_writer().expect("writer"),
+    };
+    s.wait_for("the model to load", |t| t.contains("tiny-gemma2 ready"));
+    s.send("remember the lighthouse\r".as_bytes());
+    s.wait_for("the reply", |t| t.contains("Gemma") && !t.contains("waiting for the model"));
+
+    let pid = child.process_id().expect("pid");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + WAIT;
+    while child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "gemma-tui ignored SIGTERM:\n{}", s.contents());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if let Some(termios) = pair.master.get_termios() {
+        let flags = format!("{:?}", termios.local_flags);
+        assert!(flags.contains("ICANON") && flags.contains("ECHO"), "{flags}");
+    }
+    {
+        let guard = screen.lock().expect("screen");
+        assert!(!guard.parser.screen().alternate_screen(), "the alternate screen was left");
+        let raw = String::from_utf8_lossy(&guard.raw);
+        assert!(raw.contains("\x1b[?1049l"));
+    }
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_gemma-tui"))
+        .args(["sessions", "list"])
+        .env("GEMMA_TUI_CONFIG_DIR", root.path().join("config"))
+        .env("GEMMA_TUI_DATA_DIR", root.path().join("data"))
+        .env("GEMMA_TUI_STATE_DIR", root.path().join("state"))
+        .output()
+        .expect("run sessions list");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("remember the lighthouse"), "saved before exiting: {listed}");
+}
