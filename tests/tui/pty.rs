@@ -209,7 +209,9 @@ fn sigterm_restores_the_terminal_and_keeps_the_conversation() {
     };
     s.wait_for("the model to load", |t| t.contains("tiny-gemma2 ready"));
     s.send("remember the lighthouse\r".as_bytes());
-    s.wait_for("the reply", |t| t.contains("Gemma") && !t.contains("waiting for the model"));
+    s.wait_for("the reply", |t| {
+        t.contains("Gemma") && !t.contains("waiting for the model")
+    });
 
     let pid = child.process_id().expect("pid");
     let killed = std::process::Command::new("kill")
@@ -219,7 +221,11 @@ fn sigterm_restores_the_terminal_and_keeps_the_conversation() {
     assert!(killed.success());
     let deadline = Instant::now() + WAIT;
     while child.try_wait().expect("wait").is_none() {
-        assert!(Instant::now() < deadline, "gemma-tui ignored SIGTERM:\n{}", s.contents());
+        assert!(
+            Instant::now() < deadline,
+            "gemma-tui ignored SIGTERM:\n{}",
+            s.contents()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     if let Some(termios) = pair.master.get_termios() {
@@ -228,7 +234,10 @@ fn sigterm_restores_the_terminal_and_keeps_the_conversation() {
     }
     {
         let guard = screen.lock().expect("screen");
-        assert!(!guard.parser.screen().alternate_screen(), "the alternate screen was left");
+        assert!(
+            !guard.parser.screen().alternate_screen(),
+            "the alternate screen was left"
+        );
         let raw = String::from_utf8_lossy(&guard.raw);
         assert!(raw.contains("\x1b[?1049l"));
     }
@@ -240,5 +249,8 @@ fn sigterm_restores_the_terminal_and_keeps_the_conversation() {
         .output()
         .expect("run sessions list");
     let listed = String::from_utf8_lossy(&listed.stdout);
-    assert!(listed.contains("remember the lighthouse"), "saved before exiting: {listed}");
+    assert!(
+        listed.contains("remember the lighthouse"),
+        "saved before exiting: {listed}"
+    );
 }
