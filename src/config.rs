@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::Cli;
 use crate::engine::{DeviceChoice, Quantization, SamplingSettings};
+use crate::markdown::CodeTheme;
+use crate::ui::BodyStyle;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -60,11 +62,36 @@ impl QuantizeSetting {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChatConfig {
     /// Empty means none.
     pub system_prompt: String,
+    /// Render the model's answers as Markdown (false: wrapped plain text).
+    pub markdown: bool,
+    /// Code colours: "dark" for a dark terminal background, "light" for a light one.
+    pub code_theme: CodeTheme,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            system_prompt: String::new(),
+            markdown: true,
+            code_theme: CodeTheme::Dark,
+        }
+    }
+}
+
+impl ChatConfig {
+    /// How the transcript draws answers.
+    pub fn body_style(&self) -> BodyStyle {
+        if self.markdown {
+            BodyStyle::Markdown(self.code_theme)
+        } else {
+            BodyStyle::Plain
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +171,17 @@ mod tests {
     fn the_example_file_documents_exactly_the_defaults() {
         let example = include_str!("../config.example.toml");
         assert_eq!(Config::parse(example).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_answer_style_comes_from_the_chat_table() {
+        assert_eq!(Config::default().chat.body_style(), BodyStyle::Markdown(CodeTheme::Dark));
+        let light = Config::parse("[chat]\ncode_theme = \"light\"\n").unwrap();
+        assert_eq!(light.chat.body_style(), BodyStyle::Markdown(CodeTheme::Light));
+        let plain = Config::parse("[chat]\nmarkdown = false\n").unwrap();
+        assert_eq!(plain.chat.body_style(), BodyStyle::Plain);
+        let err = Config::parse("[chat]\ncode_theme = \"solarized\"\n").unwrap_err();
+        assert!(err.to_string().contains("code_theme"), "{err}");
     }
 
     #[test]

@@ -56,6 +56,8 @@ async fn chat(
 ) -> Result<(), String> {
     let (engine, mut engine_events) = engine::spawn(load);
     engine.send(EngineCommand::Load(model.clone()));
+    // Syntaxes and themes take a moment to load: do it now, off the first frame's path.
+    std::thread::spawn(crate::markdown::warm_up);
     let system = config.system_prompt().map(String::from);
     let mut state = AppState::new(model.display_name(), keymap, system, config.sampling.clone());
     state.model.phase = ModelPhase::Resolving;
@@ -76,6 +78,7 @@ async fn chat(
             store,
         },
     );
+    app.cache = crate::ui::TranscriptCache::new(config.chat.body_style());
     if let Some(session) = sessions.resume {
         if sessions.settings_changed {
             save_settings(app.io.store.as_ref(), &session);

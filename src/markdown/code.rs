@@ -16,7 +16,8 @@ use super::highlight::highlight;
 use super::wrap::{grapheme_wrap, pad, spans_width, truncate};
 
 /// Colour scheme for highlighted code; pick the one matching the terminal background.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CodeTheme {
     /// Light text for dark terminals.
     #[default]
