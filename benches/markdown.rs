@@ -1,11 +1,22 @@
-//! Criterion benchmarks of the Markdown renderer: a typical long answer cold and cached,
-//! the per-token cost of streaming, and the pathological inputs the caps exist for.
+//! Criterion benchmarks of the Markdown renderer: a typical long answer cold, and cached in
+//! the chat screen; the per-token cost of streaming it through the chat screen; and the
+//! pathological inputs the caps exist for.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use gemma_tui::markdown::{render, warm_up, CodeTheme, MarkdownCache};
+use crossterm::event::{KeyCode, KeyEvent};
+use gemma_tui::app::MIN_FRAME_INTERVAL;
+use gemma_tui::engine::{EngineEvent, FinishReason, SamplingSettings, Usage};
+use gemma_tui::keymap::Keymap;
+use gemma_tui::markdown::{render, warm_up, CodeTheme};
+use gemma_tui::msg::Msg;
+use gemma_tui::state::{AppState, ModelPhase};
+use gemma_tui::ui::{self, TranscriptCache};
+use gemma_tui::update::update;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
 
 /// About 20 KB of prose, lists, a table and 10 code blocks in five languages.
 fn typical_answer() -> String {
@@ -52,34 +63,122 @@ fn typical(c: &mut Criterion) {
         )
     });
     group.finish();
-    let mut cache = MarkdownCache::new();
-    let now = Instant::now();
-    cache.lines(1, &md, 120, CodeTheme::Dark, false, now);
-    c.bench_function("render 20KB/10 blocks @120 cached", |b| {
-        b.iter(|| cache.lines(1, black_box(&md), 120, CodeTheme::Dark, false, now).len())
-    });
+    // The app's path: a frame of the chat screen whose answer is already rendered.
+    let mut screen = Screen::new(122, 50);
+    screen.answer(&md, true);
+    c.bench_function("frame with the 20KB answer @120, cached", |b| b.iter(|| screen.frame()));
 }
 
-/// Streams a 2,000-token answer token by token with 10 ms between tokens (100 tokens/s),
-/// through the cache as the app would; reports the total per answer. Divide by 2,000 for
-/// the amortized cost per token.
+/// The chat screen as the app drives it (update + the transcript cache + a TestBackend frame),
+/// on a simulated clock so the streaming re-render throttle acts as it does live.
+struct Screen {
+    state: AppState,
+    cache: TranscriptCache,
+    terminal: Terminal<TestBackend>,
+    clock: Instant,
+}
+
+impl Screen {
+    fn new(width: u16, height: u16) -> Self {
+        let mut state = AppState::new(
+            "gemma-2-9b".into(),
+            Keymap::default(),
+            None,
+            SamplingSettings::default(),
+        );
+        state.model.phase = ModelPhase::Ready;
+        Self {
+            state,
+            cache: TranscriptCache::default(),
+            terminal: Terminal::new(TestBackend::new(width, height)).expect("backend"),
+            clock: Instant::now(),
+        }
+    }
+
+    /// Asks a question and returns the answer's gen_id.
+    fn ask(&mut self) -> u64 {
+        update(&mut self.state, Msg::Paste("Explain, with code.".into()));
+        update(&mut self.state, Msg::Key(KeyEvent::from(KeyCode::Enter)));
+        self.state.generation.expect("asked").gen_id
+    }
+
+    fn token(&mut self, gen_id: u64, delta: &str) {
+        let event = EngineEvent::Token {
+            gen_id,
+            delta: delta.into(),
+        };
+        update(&mut self.state, Msg::engine(event));
+    }
+
+    fn answer(&mut self, md: &str, finish: bool) {
+        let gen_id = self.ask();
+        self.token(gen_id, md);
+        if finish {
+            let event = EngineEvent::Finished {
+                gen_id,
+                reason: FinishReason::Stop,
+                usage: Usage::default(),
+                tokens: Default::default(),
+            };
+            update(&mut self.state, Msg::engine(event));
+        }
+        self.frame();
+    }
+
+    fn frame(&mut self) {
+        self.clock += MIN_FRAME_INTERVAL;
+        self.cache.set_clock(self.clock);
+        let (state, cache) = (&self.state, &mut self.cache);
+        self.terminal
+            .draw(|f| {
+                ui::render(state, cache, f);
+            })
+            .expect("draw");
+    }
+}
+
+/// Streams a 2,000-token answer through the chat screen, a token every 10 ms (100 tokens/s)
+/// and a frame every 16 ms, as the driver would draw; reports the total per answer. Divide by
+/// 2,000 for the amortized cost per token (update, throttled re-render, frames).
 fn streaming(c: &mut Criterion) {
     let md = typical_answer();
-    let tokens: Vec<usize> = md.char_indices().map(|(i, _)| i).step_by(md.len() / 2000).collect();
+    let tokens: Vec<&str> = split_tokens(&md, 2_000);
     let mut group = c.benchmark_group("streaming");
     group.sample_size(10).measurement_time(Duration::from_secs(20));
-    group.bench_function("2000 tokens, 10ms apart, throttled", |b| {
+    group.bench_function("2000 tokens at 100/s through the chat screen", |b| {
         b.iter(|| {
-            let mut cache = MarkdownCache::new();
-            let start = Instant::now();
-            for (n, &end) in tokens.iter().enumerate() {
-                let now = start + Duration::from_millis(10 * n as u64);
-                black_box(cache.lines(1, &md[..end], 120, CodeTheme::Dark, true, now).len());
+            let mut screen = Screen::new(122, 50);
+            let gen_id = screen.ask();
+            let mut next_frame = Duration::ZERO;
+            for (n, token) in tokens.iter().enumerate() {
+                screen.token(gen_id, token);
+                let now = Duration::from_millis(10 * n as u64);
+                if now >= next_frame {
+                    screen.frame();
+                    next_frame = now + MIN_FRAME_INTERVAL;
+                }
             }
-            cache.lines(1, &md, 120, CodeTheme::Dark, false, start).len()
+            screen.frame();
+            screen.cache.renders
         })
     });
     group.finish();
+}
+
+/// `text` cut into about `n` pieces on character boundaries.
+fn split_tokens(text: &str, n: usize) -> Vec<&str> {
+    let step = (text.len() / n).max(1);
+    let mut pieces = Vec::with_capacity(n + 1);
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + step).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        pieces.push(&text[start..end]);
+        start = end;
+    }
+    pieces
 }
 
 fn pathological(c: &mut Criterion) {

@@ -175,7 +175,10 @@ mod tests {
 
     #[test]
     fn the_answer_style_comes_from_the_chat_table() {
-        assert_eq!(Config::default().chat.body_style(), BodyStyle::Markdown(CodeTheme::Dark));
+        assert_eq!(
+            Config::default().chat.body_style(),
+            BodyStyle::Markdown(CodeTheme::Dark)
+        );
         let light = Config::parse("[chat]\ncode_theme = \"light\"\n").unwrap();
         assert_eq!(light.chat.body_style(), BodyStyle::Markdown(CodeTheme::Light));
         let plain = Config::parse("[chat]\nmarkdown = false\n").unwrap();

@@ -3,7 +3,6 @@
 //! numbered code blocks that can be copied back out as raw text.
 //!
 //! - [`render`]: Markdown to lines, every line at most `width` display columns.
-//! - [`MarkdownCache`]: per-message cache with a re-render throttle for streaming text.
 //! - [`code_blocks`]: the raw code of each block, numbered like the `[n]` labels.
 //! - [`warm_up`]: loads syntaxes and themes ahead of the first code block.
 //!
@@ -18,9 +17,8 @@
 //!
 //! Files: `render.rs` (event walk, inline styles), `layout.rs` (quotes, lists, gaps),
 //! `wrap.rs` and `plain.rs` (line breaking), `table.rs`, `code.rs` (themes, languages,
-//! frames), `highlight.rs`, `cache.rs` ([`MarkdownCache`]), `copy.rs` ([`code_blocks`]).
+//! frames), `highlight.rs`, `copy.rs` ([`code_blocks`]).
 
-mod cache;
 mod code;
 mod copy;
 mod highlight;
@@ -35,7 +33,6 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-pub use cache::MarkdownCache;
 pub use code::{warm_up, CodeTheme};
 pub use copy::{code_blocks, CodeBlock};
 
