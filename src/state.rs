@@ -69,6 +69,8 @@ pub struct AppState {
     pub scroll: Scroll,
     pub viewport: Viewport,
     pub help_open: bool,
+    /// Rows the help overlay is scrolled down (it can be taller than a small terminal).
+    pub help_scroll: u16,
     /// An error that stays until dismissed (Esc) or replaced.
     pub banner: Option<String>,
     /// A short note in the status line, cleared by the next key.
@@ -100,6 +102,7 @@ impl AppState {
             scroll: Scroll::Follow,
             viewport: Viewport::default(),
             help_open: false,
+            help_scroll: 0,
             banner: None,
             notice: None,
             quit_armed: None,

@@ -34,7 +34,7 @@ pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
     }
     lines.push(Line::default());
     lines.push(Line::from(Span::styled(
-        "Any key closes this help.",
+        "Up, Down, PageUp, PageDown scroll; any other key closes this help.",
         Style::new().fg(Color::DarkGray),
     )));
     lines.push(Line::from(Span::styled(
@@ -53,10 +53,24 @@ pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
         width,
         height,
     };
+    // The view cannot change the state, so an over-scrolled value is clamped here. Rows are
+    // counted before wrapping: a wrapped row or two may stay below a tiny window's edge.
+    let inner = height.saturating_sub(2);
+    let max_scroll = (lines.len() as u16).saturating_sub(inner);
+    let scroll = state.help_scroll.min(max_scroll);
+    let title = if max_scroll > 0 {
+        format!(" Keys ({}/{} ↑↓) ", scroll + inner.min(lines.len() as u16), lines.len())
+    } else {
+        " Keys ".to_string()
+    };
     let block = Block::new()
         .borders(Borders::ALL)
-        .title(" Keys ")
+        .title(title)
         .border_style(Style::new().fg(Color::Cyan));
     frame.render_widget(Clear, spot);
-    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), spot);
+    let help = Paragraph::new(lines)
+        .block(block)
+        .wrap(Wrap { trim: false })
+        .scroll((scroll, 0));
+    frame.render_widget(help, spot);
 }

@@ -147,6 +147,29 @@ fn help_overlay() {
 }
 
 #[test]
+fn help_scrolls_in_a_small_terminal_and_any_other_key_closes_it() {
+    let mut s = ready();
+    update(&mut s, Msg::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
+    let text = screen_text(&shot(&mut s, 90, 16));
+    assert!(text.contains("↑↓") && !text.contains("/model NAME"), "{text}");
+    for _ in 0..100 {
+        update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));
+    }
+    let text = screen_text(&shot(&mut s, 90, 16));
+    assert!(
+        text.contains("/model NAME loads another model"),
+        "scrolled to the end:\n{text}"
+    );
+    update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE)));
+    assert_eq!(s.help_scroll, 0);
+    update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE)));
+    assert!(
+        !s.help_open && s.input.is_empty(),
+        "the key closed the help and was not typed"
+    );
+}
+
+#[test]
 fn error_banner() {
     let mut s = ready();
     s.model.phase = ModelPhase::NotLoaded;

@@ -18,7 +18,7 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
         disarm(state);
     }
     if state.help_open {
-        return on_help_key(state, action);
+        return on_help_key(state, &key, action);
     }
     if state.sessions_pane.is_some() {
         return sessions::on_key(state, key, action);
@@ -40,15 +40,23 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
     }
 }
 
-/// The help overlay takes every key: its own toggles close it, quitting still works.
-fn on_help_key(state: &mut AppState, action: Option<Action>) -> Vec<Effect> {
-    match action {
-        Some(action @ (Action::Quit | Action::Interrupt | Action::Suspend)) => on_action(state, action),
+/// The help overlay takes every key: arrows and pages scroll it, quitting still works, any
+/// other key closes it.
+fn on_help_key(state: &mut AppState, key: &KeyEvent, action: Option<Action>) -> Vec<Effect> {
+    let page = state.viewport.height.max(2) as u16 / 2;
+    match (key.code, action) {
+        (_, Some(action @ (Action::Quit | Action::Interrupt | Action::Suspend))) => return on_action(state, action),
+        (KeyCode::Up, _) => state.help_scroll = state.help_scroll.saturating_sub(1),
+        (KeyCode::Down, _) => state.help_scroll = state.help_scroll.saturating_add(1),
+        (KeyCode::PageUp, _) => state.help_scroll = state.help_scroll.saturating_sub(page),
+        (KeyCode::PageDown, _) => state.help_scroll = state.help_scroll.saturating_add(page),
+        (KeyCode::Home, _) => state.help_scroll = 0,
         _ => {
             state.help_open = false;
-            Vec::new()
+            state.help_scroll = 0;
         }
     }
+    Vec::new()
 }
 
 pub(super) fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
