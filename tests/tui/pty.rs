@@ -3,11 +3,12 @@
 //! quit, and check the terminal was handed back in cooked mode.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
 
 /// No wait is longer than this; a hang fails the test instead of stalling CI.
 pub(crate) const WAIT: Duration = Duration::from_secs(120);
@@ -100,11 +101,15 @@ pub(crate) fn command(root: &Path, model: &Path) -> CommandBuilder {
     cmd
 }
 
-#[test]
-fn the_binary_streams_a_reply_stops_on_esc_and_restores_the_terminal() {
-    let root = tempfile::tempdir().expect("temp dir");
-    let model = root.path().join("tiny-gemma2");
-    crate::tiny_gemma::write_tiny_gemma2(&model).expect("tiny model");
+pub(crate) struct Running {
+    pub(crate) session: Session,
+    pub(crate) child: Box<dyn Child + Send + Sync>,
+    // Kept open until the end: dropping it hangs up the child's terminal.
+    pub(crate) master: Box<dyn MasterPty + Send>,
+}
+
+/// Starts `gemma-tui` on the tiny model in a fresh pty, with `extra` arguments.
+pub(crate) fn start(root: &Path, model: &Path, extra: &[&str]) -> Running {
     let pair = native_pty_system()
         .openpty(PtySize {
             rows: ROWS,
@@ -113,19 +118,88 @@ fn the_binary_streams_a_reply_stops_on_esc_and_restores_the_terminal() {
             pixel_height: 0,
         })
         .expect("open a pty");
-    let mut child = pair
-        .slave
-        .spawn_command(command(root.path(), &model))
-        .expect("spawn gemma-tui");
+    let mut cmd = command(root, model);
+    for arg in extra {
+        cmd.arg(arg);
+    }
+    let child = pair.slave.spawn_command(cmd).expect("spawn gemma-tui");
     let screen = Arc::new(Mutex::new(Screen {
         parser: vt100::Parser::new(nonzero(ROWS), nonzero(COLS), 0),
         raw: Vec::new(),
     }));
     spawn_reader(pair.master.try_clone_reader().expect("reader"), screen.clone());
-    let mut s = Session {
-        screen: screen.clone(),
+    let session = Session {
+        screen,
         writer: pair.master.take_writer().expect("writer"),
     };
+    Running {
+        session,
+        child,
+        master: pair.master,
+    }
+}
+
+/// Waits (at most [`WAIT`]) for the child to exit.
+pub(crate) fn wait_exit(run: &mut Running) -> portable_pty::ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = run.child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gemma-tui did not exit; the screen:\n{}",
+            run.session.contents()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The terminal was handed back: cooked mode, bracketed paste off, the main screen.
+fn assert_terminal_restored(run: &Running) {
+    if let Some(termios) = run.master.get_termios() {
+        let flags = format!("{:?}", termios.local_flags);
+        assert!(flags.contains("ICANON") && flags.contains("ECHO"), "{flags}");
+    }
+    let guard = run.session.screen.lock().expect("screen");
+    let raw = String::from_utf8_lossy(&guard.raw);
+    let entered = raw.rfind("\x1b[?1049h").expect("the alternate screen was entered");
+    let left = raw.rfind("\x1b[?1049l").expect("the alternate screen was left");
+    assert!(left > entered);
+    assert!(raw[entered..].contains("\x1b[?2004l"), "bracketed paste was turned off");
+    assert!(!guard.parser.screen().alternate_screen());
+}
+
+/// `gemma-tui sessions ...` on the same data dirs as the pty run.
+pub(crate) fn sessions(root: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_gemma-tui"))
+        .arg("sessions")
+        .args(args)
+        .env("GEMMA_TUI_CONFIG_DIR", root.join("config"))
+        .env("GEMMA_TUI_DATA_DIR", root.join("data"))
+        .env("GEMMA_TUI_STATE_DIR", root.join("state"))
+        .output()
+        .expect("run gemma-tui sessions");
+    assert!(
+        out.status.success(),
+        "sessions {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub(crate) fn tiny_model(root: &Path) -> PathBuf {
+    let model = root.join("tiny-gemma2");
+    crate::tiny_gemma::write_tiny_gemma2(&model).expect("tiny model");
+    model
+}
+
+#[test]
+fn the_binary_streams_a_reply_stops_on_esc_and_restores_the_terminal() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let model = tiny_model(root.path());
+    let mut run = start(root.path(), &model, &[]);
+    let s = &mut run.session;
 
     s.wait_for("the model to load", |t| t.contains("tiny-gemma2 ready"));
 
@@ -151,32 +225,9 @@ fn the_binary_streams_a_reply_stops_on_esc_and_restores_the_terminal() {
     }
 
     s.send(b"\x11");
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gemma-tui did not quit; the screen:\n{}",
-            s.contents()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_exit(&mut run);
     assert!(status.success(), "exit status {status:?}");
-
-    // Cooked mode again: line editing and echo are back on the pty.
-    if let Some(termios) = pair.master.get_termios() {
-        let flags = format!("{:?}", termios.local_flags);
-        assert!(flags.contains("ICANON") && flags.contains("ECHO"), "{flags}");
-    }
-    let guard = screen.lock().expect("screen");
-    let raw = String::from_utf8_lossy(&guard.raw);
-    let entered = raw.rfind("\x1b[?1049h").expect("the alternate screen was entered");
-    let left = raw.rfind("\x1b[?1049l").expect("the alternate screen was left");
-    assert!(left > entered);
-    assert!(raw[entered..].contains("\x1b[?2004l"), "bracketed paste was turned off");
-    assert!(!guard.parser.screen().alternate_screen());
+    assert_terminal_restored(&run);
 }
 
 /// SIGTERM (a closing terminal emulator, `kill`) ends the chat the normal way: the terminal is
@@ -184,70 +235,24 @@ fn the_binary_streams_a_reply_stops_on_esc_and_restores_the_terminal() {
 #[test]
 fn sigterm_restores_the_terminal_and_keeps_the_conversation() {
     let root = tempfile::tempdir().expect("temp dir");
-    let model = root.path().join("tiny-gemma2");
-    crate::tiny_gemma::write_tiny_gemma2(&model).expect("tiny model");
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: ROWS,
-            cols: COLS,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .expect("open a pty");
-    let mut child = pair
-        .slave
-        .spawn_command(command(root.path(), &model))
-        .expect("spawn gemma-tui");
-    let screen = Arc::new(Mutex::new(Screen {
-        parser: vt100::Parser::new(nonzero(ROWS), nonzero(COLS), 0),
-        raw: Vec::new(),
-    }));
-    spawn_reader(pair.master.try_clone_reader().expect("reader"), screen.clone());
-    let mut s = Session {
-        screen: screen.clone(),
-        writer: pair.master.take_writer().expect("writer"),
-    };
-    s.wait_for("the model to load", |t| t.contains("tiny-gemma2 ready"));
-    s.send("remember the lighthouse\r".as_bytes());
-    s.wait_for("the reply", |t| {
+    let model = tiny_model(root.path());
+    let mut run = start(root.path(), &model, &[]);
+    run.session
+        .wait_for("the model to load", |t| t.contains("tiny-gemma2 ready"));
+    run.session.send("remember the lighthouse\r".as_bytes());
+    run.session.wait_for("the reply", |t| {
         t.contains("Gemma") && !t.contains("waiting for the model")
     });
 
-    let pid = child.process_id().expect("pid");
+    let pid = run.child.process_id().expect("pid");
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
         .expect("run kill");
     assert!(killed.success());
-    let deadline = Instant::now() + WAIT;
-    while child.try_wait().expect("wait").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "gemma-tui ignored SIGTERM:\n{}",
-            s.contents()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    if let Some(termios) = pair.master.get_termios() {
-        let flags = format!("{:?}", termios.local_flags);
-        assert!(flags.contains("ICANON") && flags.contains("ECHO"), "{flags}");
-    }
-    {
-        let guard = screen.lock().expect("screen");
-        assert!(
-            !guard.parser.screen().alternate_screen(),
-            "the alternate screen was left"
-        );
-        let raw = String::from_utf8_lossy(&guard.raw);
-        assert!(raw.contains("\x1b[?1049l"));
-    }
-    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_gemma-tui"))
-        .args(["sessions", "list"])
-        .env("GEMMA_TUI_CONFIG_DIR", root.path().join("config"))
-        .env("GEMMA_TUI_DATA_DIR", root.path().join("data"))
-        .env("GEMMA_TUI_STATE_DIR", root.path().join("state"))
-        .output()
-        .expect("run sessions list");
+    wait_exit(&mut run);
+    assert_terminal_restored(&run);
+    let listed = sessions(root.path(), &["list"]);
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(
         listed.contains("remember the lighthouse"),

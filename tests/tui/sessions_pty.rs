@@ -2,93 +2,15 @@
 //! answer comes back on screen with `--resume last`, and a chat typed in the pty is saved
 //! (listed and exported afterwards by `gemma-tui sessions`).
 
-use std::path::Path;
-use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use portable_pty::{native_pty_system, Child, MasterPty, PtySize};
 use serde_json::json;
 
-use super::pty::{command, nonzero, spawn_reader, Screen, Session, COLS, ROWS, WAIT};
-
-struct Running {
-    session: Session,
-    child: Box<dyn Child + Send + Sync>,
-    // Kept open until the end: dropping it hangs up the child's terminal.
-    _master: Box<dyn MasterPty + Send>,
-}
-
-fn start(root: &Path, model: &Path, extra: &[&str]) -> Running {
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: ROWS,
-            cols: COLS,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .expect("open a pty");
-    let mut cmd = command(root, model);
-    for arg in extra {
-        cmd.arg(arg);
-    }
-    let child = pair.slave.spawn_command(cmd).expect("spawn gemma-tui");
-    let screen = Arc::new(Mutex::new(Screen {
-        parser: vt100::Parser::new(nonzero(ROWS), nonzero(COLS), 0),
-        raw: Vec::new(),
-    }));
-    spawn_reader(pair.master.try_clone_reader().expect("reader"), screen.clone());
-    let session = Session {
-        screen,
-        writer: pair.master.take_writer().expect("writer"),
-    };
-    Running {
-        session,
-        child,
-        _master: pair.master,
-    }
-}
+use super::pty::{sessions, start, tiny_model, wait_exit, Running};
 
 /// Ctrl+Q, then waits for a clean exit.
 fn quit(run: &mut Running) {
     run.session.send(b"\x11");
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = run.child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gemma-tui did not quit; the screen:\n{}",
-            run.session.contents()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_exit(run);
     assert!(status.success(), "exit status {status:?}");
-}
-
-/// `gemma-tui sessions ...` on the same data dirs as the pty run.
-fn sessions(root: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_gemma-tui"))
-        .arg("sessions")
-        .args(args)
-        .env("GEMMA_TUI_CONFIG_DIR", root.join("config"))
-        .env("GEMMA_TUI_DATA_DIR", root.join("data"))
-        .env("GEMMA_TUI_STATE_DIR", root.join("state"))
-        .output()
-        .expect("run gemma-tui sessions");
-    assert!(
-        out.status.success(),
-        "sessions {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn tiny_model(root: &Path) -> std::path::PathBuf {
-    let model = root.join("tiny-gemma2");
-    crate::tiny_gemma::write_tiny_gemma2(&model).expect("tiny model");
-    model
 }
 
 const ANSWER: &str = "# Crab facts\n\nCrabs walk **sideways** on eight legs.\n\n```rust\nfn crab_walk() -> u8 { 8 }\n```\n\n| leg | count |\n|-----|-------|\n| walking | 8 |\n";
