@@ -7,32 +7,23 @@
 #[path = "../tests/support/tiny_gemma.rs"]
 mod tiny_gemma;
 
+#[path = "support/decode_rate.rs"]
+mod decode_rate;
+
+use decode_rate::{median, rate, sampling, NEW_TOKENS, PROMPT};
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gemma_tui::engine::{
-    self, ChatMessage, ChatRequest, DeviceChoice, EngineCommand, EngineEvent, LoadOptions, ModelSpec, SamplingSettings,
+    self, ChatMessage, ChatRequest, DeviceChoice, EngineCommand, EngineEvent, LoadOptions, ModelSpec,
 };
 use mistralrs::{
     Device, ModelBuilder, ModelDType, RequestBuilder, Response, TextMessageRole, TextMessages, TokenSource,
 };
 
-const PROMPT: &str = "Tell me a long story about the sea.";
-const NEW_TOKENS: u32 = 96;
 const ROUNDS: usize = 12;
-
-fn sampling() -> SamplingSettings {
-    SamplingSettings {
-        max_new_tokens: NEW_TOKENS,
-        ..Default::default()
-    }
-}
-
-/// Decode rate seen by a consumer: tokens after the first, over the time after the first.
-fn rate(tokens: usize, first: Instant, last: Instant) -> f64 {
-    (tokens.saturating_sub(1)) as f64 / (last - first).as_secs_f64()
-}
 
 async fn direct_model(dir: &Path) -> mistralrs::Model {
     // The same single-<bos> template the worker hands to mistral.rs.
@@ -106,11 +97,6 @@ async fn worker_run(
             _ => {}
         }
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

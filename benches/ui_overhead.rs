@@ -8,13 +8,17 @@
 #[path = "../tests/support/tiny_gemma.rs"]
 mod tiny_gemma;
 
+#[path = "support/decode_rate.rs"]
+mod decode_rate;
+
+use decode_rate::{median, rate, sampling, PROMPT};
+
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent};
 use gemma_tui::app::{self, App, Io};
 use gemma_tui::engine::{
     self, ChatMessage, ChatRequest, DeviceChoice, EngineCommand, EngineEvent, EngineHandle, LoadOptions, ModelSpec,
-    SamplingSettings,
 };
 use gemma_tui::keymap::Keymap;
 use gemma_tui::msg::Msg;
@@ -23,21 +27,7 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
-const PROMPT: &str = "Tell me a long story about the sea.";
-const NEW_TOKENS: u32 = 96;
 const ROUNDS: usize = 30;
-
-fn sampling() -> SamplingSettings {
-    SamplingSettings {
-        max_new_tokens: NEW_TOKENS,
-        ..Default::default()
-    }
-}
-
-/// Decode rate: tokens after the first, over the time after the first.
-fn rate(tokens: usize, first: Instant, last: Instant) -> f64 {
-    (tokens.saturating_sub(1)) as f64 / (last - first).as_secs_f64()
-}
 
 struct EngineIo(EngineHandle);
 
@@ -116,11 +106,6 @@ async fn ui_run(handle: &EngineHandle, events: &mut UnboundedReceiver<EngineEven
     let ((), timed) = tokio::join!(driver, timer);
     assert!(app.frames > 2, "the UI drew while streaming");
     timed
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
