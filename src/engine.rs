@@ -3,6 +3,7 @@
 
 pub mod detok;
 pub mod load;
+pub mod model_spec;
 pub mod model_dir;
 pub mod observer;
 pub mod prompt;
@@ -17,5 +18,5 @@ pub use protocol::{
     ChatRequest, EngineCommand, EngineEvent, FinishReason, GenId, LoadProgress, LoadedModel, TokenTranscript, Usage,
 };
 pub use sampling::SamplingSettings;
-pub use source::ModelSpec;
+pub use model_spec::ModelSpec;
 pub use worker::{spawn, EngineHandle};

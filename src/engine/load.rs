@@ -11,7 +11,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::model_dir::{self, ModelDir, ModelDirError, ModelFamily};
 use super::protocol::{LoadProgress, LoadedModel};
-use super::source::{self, HubEnv, ModelSpec, SourceError};
+use super::model_spec::ModelSpec;
+use super::source::{self, HubEnv, SourceError};
 use crate::panic_hook::{panic_message, QuietSection};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

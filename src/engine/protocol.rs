@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::prompt::ChatMessage;
 use super::sampling::SamplingSettings;
-use super::source::ModelSpec;
+use super::model_spec::ModelSpec;
 
 /// Identifies one answer. Events of an older generation may still be queued after a cancel;
 /// receivers drop those whose id is not the current one.

@@ -1,11 +1,10 @@
-//! Where models come from: presets, Hugging Face repo ids, local folders; the Hugging Face cache
-//! that transformers and huggingface-cli share; downloads with progress.
+//! Where a model's files come from: the Hugging Face cache that transformers and huggingface-cli
+//! share, and downloads with progress. What the user picked is a [`ModelSpec`](super::ModelSpec).
 //!
 //! mistral.rs 0.8.1 ignores `HF_HUB_OFFLINE` and stalls on a repo id without network, so
 //! gemma-tui resolves every model to a local folder itself and hands mistral.rs only folders.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use hf_hub::api::tokio::{ApiBuilder, ApiError, Progress};
@@ -14,38 +13,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::model_dir::missing_files;
 use super::protocol::LoadProgress;
 
-/// The models offered by name, as in the settings pane.
-pub const PRESETS: [(&str, &str); 3] = [
-    ("gemma-2-2b", "google/gemma-2-2b-it"),
-    ("gemma-2-9b", "google/gemma-2-9b-it"),
-    ("gemma-2-27b", "google/gemma-2-27b-it"),
-];
-
 /// How long to wait for the hub's first answer before calling it unreachable.
 const HUB_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What the user asked to load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelSpec {
-    /// A Hugging Face repo id (presets resolve to one).
-    Repo(String),
-    Dir(PathBuf),
-}
-
-impl ModelSpec {
-    /// A short name for status lines.
-    pub fn display_name(&self) -> String {
-        match self {
-            Self::Repo(repo) => PRESETS
-                .iter()
-                .find(|(_, r)| r == repo)
-                .map_or_else(|| repo.clone(), |(name, _)| name.to_string()),
-            Self::Dir(dir) => dir
-                .file_name()
-                .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
@@ -71,29 +40,6 @@ pub enum SourceError {
     },
     #[error("downloading {repo} failed: {detail}")]
     Download { repo: String, detail: String },
-}
-
-impl FromStr for ModelSpec {
-    type Err = SourceError;
-
-    fn from_str(s: &str) -> Result<Self, SourceError> {
-        let s = s.trim();
-        if let Some((_, repo)) = PRESETS.iter().find(|(name, repo)| s == *name || s == *repo) {
-            return Ok(Self::Repo(repo.to_string()));
-        }
-        let path = Path::new(s);
-        if path.exists() {
-            return Ok(Self::Dir(path.to_path_buf()));
-        }
-        let looks_like_path = s.starts_with(['/', '.', '~']) || s.contains('\\') || s.matches('/').count() > 1;
-        if looks_like_path {
-            return Err(SourceError::NoSuchFolder(path.to_path_buf()));
-        }
-        match s.split_once('/') {
-            Some((owner, name)) if !owner.is_empty() && !name.is_empty() => Ok(Self::Repo(s.to_string())),
-            _ => Err(SourceError::UnknownModel(s.to_string())),
-        }
-    }
 }
 
 /// The environment that decides where the hub cache is and who we are to the hub.
@@ -288,32 +234,6 @@ impl Progress for DownloadReporter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn presets_repo_ids_and_folders_parse() {
-        assert_eq!("gemma-2-9b".parse(), Ok(ModelSpec::Repo("google/gemma-2-9b-it".into())));
-        assert_eq!(
-            "google/gemma-2-2b-it".parse(),
-            Ok(ModelSpec::Repo("google/gemma-2-2b-it".into()))
-        );
-        assert_eq!(
-            "someone/gemma-fork".parse(),
-            Ok(ModelSpec::Repo("someone/gemma-fork".into()))
-        );
-        assert_eq!("/".parse(), Ok(ModelSpec::Dir("/".into())));
-        assert!(matches!(
-            "gemma-2-7b".parse::<ModelSpec>(),
-            Err(SourceError::UnknownModel(_))
-        ));
-        assert!(matches!(
-            "./no/such/dir".parse::<ModelSpec>(),
-            Err(SourceError::NoSuchFolder(_))
-        ));
-        assert_eq!(
-            ModelSpec::Repo("google/gemma-2-27b-it".into()).display_name(),
-            "gemma-2-27b"
-        );
-    }
 
     #[test]
     fn the_cache_dir_follows_huggingface_hub_precedence() {

@@ -19,7 +19,7 @@ use super::load::{self, uses_gemma2_rules, LoadOptions, LoadedEngine};
 use super::observer::{Observed, TokenObserver};
 use super::prompt::{self, ChatMessage, FittedPrompt, PromptError, Role};
 use super::protocol::{ChatRequest, EngineCommand, EngineEvent, FinishReason, LoadProgress, TokenTranscript, Usage};
-use super::source::ModelSpec;
+use super::model_spec::ModelSpec;
 
 /// Sends commands to the worker. Cheap to clone.
 #[derive(Clone)]
