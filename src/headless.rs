@@ -49,13 +49,18 @@ pub async fn run(request: HeadlessRequest) -> Result<Ended, String> {
     let mut failure = None;
     let mut interrupted = false;
     let mut wrote_reply = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
     loop {
         let event = tokio::select! {
             event = events.recv() => event,
-            _ = &mut ctrl_c, if !interrupted => {
+            _ = &mut ctrl_c => {
+                if interrupted {
+                    // A second Ctrl+C leaves at once, whatever the engine is doing.
+                    write_out(&mut stdout, &sanitizer.finish())?;
+                    return Ok(Ended::Interrupted);
+                }
                 interrupted = true;
+                ctrl_c = Box::pin(tokio::signal::ctrl_c());
                 engine.send(EngineCommand::Cancel { gen_id });
                 continue;
             }

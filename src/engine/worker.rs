@@ -18,7 +18,9 @@ use super::detok::StreamDecoder;
 use super::load::{self, uses_gemma2_rules, LoadOptions, LoadedEngine};
 use super::observer::{Observed, TokenObserver};
 use super::prompt::{self, ChatMessage, FittedPrompt, PromptError, Role};
-use super::protocol::{ChatRequest, EngineCommand, EngineEvent, FinishReason, LoadProgress, TokenTranscript, Usage};
+use super::protocol::{
+    ChatRequest, EngineCommand, EngineEvent, FinishReason, GenId, LoadProgress, TokenTranscript, Usage,
+};
 use super::model_spec::ModelSpec;
 
 /// Sends commands to the worker. Cheap to clone.
@@ -123,23 +125,16 @@ impl Worker {
         }
     }
 
-    /// Every chat ends with exactly one `Finished`, after an `Error` if it failed.
+    /// Every chat ends with exactly one `Finished`, after an `Error` if it failed: `answer`
+    /// returns how it ended on every path, and only this function reports the end.
     async fn chat(&mut self, request: ChatRequest) {
         let gen_id = request.gen_id;
-        match self.start(&request).await {
+        let end = match self.start(&request).await {
             Ok(fitted) => self.generate(request, fitted).await,
-            Err(message) => {
-                self.emit(EngineEvent::Error {
-                    gen_id: Some(gen_id),
-                    message,
-                });
-                self.emit(EngineEvent::Finished {
-                    gen_id,
-                    reason: FinishReason::Error,
-                    usage: Usage::default(),
-                    tokens: TokenTranscript::default(),
-                });
-            }
+            Err(message) => ChatEnd::failed(message),
+        };
+        for event in end.into_events(gen_id) {
+            self.emit(event);
         }
     }
 
@@ -157,8 +152,10 @@ impl Worker {
         Ok(fitted)
     }
 
-    async fn generate(&mut self, request: ChatRequest, fitted: FittedPrompt) {
-        let Some(engine) = self.loaded.as_ref() else { return };
+    async fn generate(&mut self, request: ChatRequest, fitted: FittedPrompt) -> ChatEnd {
+        let Some(engine) = self.loaded.as_ref() else {
+            return ChatEnd::failed("no model is loaded: load one first".into());
+        };
         let gen_id = request.gen_id;
         let cancelled = Arc::new(AtomicBool::new(false));
         let (observed_tx, mut observed) = unbounded_channel();
@@ -182,13 +179,7 @@ impl Worker {
         let mut prompt_ids = Vec::new();
         let mut stream = match engine.model.stream_chat_request(builder).await {
             Ok(s) => s,
-            Err(e) => {
-                self.emit(EngineEvent::Error {
-                    gen_id: Some(gen_id),
-                    message: format!("the engine refused the request: {e}"),
-                });
-                return;
-            }
+            Err(e) => return ChatEnd::failed(format!("the engine refused the request: {e}")),
         };
         let events = self.events.clone();
         let emit_token = |decoder: &mut StreamDecoder, stats: &mut TokenClock, id: u32, cancelled: &AtomicBool| {
@@ -253,12 +244,6 @@ impl Worker {
         } else {
             outcome.reason
         };
-        if let Some(message) = outcome.error {
-            self.emit(EngineEvent::Error {
-                gen_id: Some(gen_id),
-                message,
-            });
-        }
         if !prompt_ids.is_empty() && prompt_ids.len() != fitted.prompt_tokens {
             tracing::warn!(
                 counted = fitted.prompt_tokens,
@@ -266,17 +251,50 @@ impl Worker {
                 "prompt count differs from the prompt fed"
             );
         }
-        let usage = stats.usage(prompt_ids.len().max(fitted.prompt_tokens), fitted.dropped_pairs * 2);
-        let tokens = TokenTranscript {
-            prompt: prompt_ids,
-            answer: decoder.ids().to_vec(),
-        };
-        self.emit(EngineEvent::Finished {
-            gen_id,
+        ChatEnd {
             reason,
-            usage,
-            tokens,
+            error: outcome.error,
+            usage: stats.usage(prompt_ids.len().max(fitted.prompt_tokens), fitted.dropped_pairs * 2),
+            tokens: TokenTranscript {
+                prompt: prompt_ids,
+                answer: decoder.ids().to_vec(),
+            },
+        }
+    }
+}
+
+/// How one chat ended, on any path: what `Finished` reports, and the error before it.
+#[derive(Debug)]
+struct ChatEnd {
+    reason: FinishReason,
+    error: Option<String>,
+    usage: Usage,
+    tokens: TokenTranscript,
+}
+
+impl ChatEnd {
+    fn failed(message: String) -> Self {
+        Self {
+            reason: FinishReason::Error,
+            error: Some(message),
+            usage: Usage::default(),
+            tokens: TokenTranscript::default(),
+        }
+    }
+
+    /// The events that end chat `gen_id`: its `Error` if it failed, then its one `Finished`.
+    fn into_events(self, gen_id: GenId) -> Vec<EngineEvent> {
+        let error = self.error.map(|message| EngineEvent::Error {
+            gen_id: Some(gen_id),
+            message,
         });
+        let finished = EngineEvent::Finished {
+            gen_id,
+            reason: self.reason,
+            usage: self.usage,
+            tokens: self.tokens,
+        };
+        error.into_iter().chain([finished]).collect()
     }
 }
 
@@ -378,5 +396,55 @@ impl TokenClock {
             decode_tokens_per_second,
             dropped_turns,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ChatMessage;
+
+    fn is_finished(event: &EngineEvent) -> bool {
+        matches!(event, EngineEvent::Finished { .. })
+    }
+
+    #[tokio::test]
+    async fn a_chat_that_fails_sends_its_error_then_exactly_one_finished() {
+        let (engine, mut events) = spawn(LoadOptions::default());
+        engine.send(EngineCommand::Chat(ChatRequest {
+            gen_id: 7,
+            system: None,
+            messages: vec![ChatMessage::user("hello")],
+            sampling: Default::default(),
+        }));
+        // Commands are served in order: `Unloaded` comes after everything the chat sent.
+        engine.send(EngineCommand::Unload);
+        let mut seen = Vec::new();
+        while let Some(event) = events.recv().await {
+            if event == EngineEvent::Unloaded {
+                break;
+            }
+            seen.push(event);
+        }
+        assert!(
+            matches!(&seen[..], [EngineEvent::Error { gen_id: Some(7), message }, EngineEvent::Finished { gen_id: 7, reason: FinishReason::Error, .. }] if message.contains("no model")),
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn a_request_the_engine_refuses_still_ends_with_one_finished() {
+        // The path where mistral.rs refuses the stream (its engine thread gone) ends this way.
+        let events = ChatEnd::failed("the engine refused the request: closed".into()).into_events(3);
+        assert_eq!(events.iter().filter(|e| is_finished(e)).count(), 1);
+        assert!(matches!(&events[0], EngineEvent::Error { gen_id: Some(3), .. }));
+        assert!(matches!(
+            &events[1],
+            EngineEvent::Finished {
+                gen_id: 3,
+                reason: FinishReason::Error,
+                ..
+            }
+        ));
     }
 }
