@@ -16,8 +16,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gemma_tui::engine::source::HubEnv;
 use gemma_tui::engine::{
-    self, ChatMessage, ChatRequest, DeviceChoice, EngineCommand, EngineEvent, LoadOptions, ModelSpec,
+    self, ChatMessage, ChatRequest, DeviceChoice, EngineCommand, EngineEvent, ModelSpec, Quantization,
 };
 use mistralrs::{
     Device, ModelBuilder, ModelDType, RequestBuilder, Response, TextMessageRole, TextMessages, TokenSource,
@@ -111,11 +112,12 @@ async fn main() {
         .filter_map(|t| tokenizer.token_to_id(t))
         .collect();
     let direct = direct_model(&dir).await;
-    let (handle, mut events) = engine::spawn(LoadOptions {
+    let (handle, mut events) = engine::spawn(HubEnv::default());
+    handle.send(EngineCommand::Load {
+        spec: ModelSpec::Dir(dir.clone()),
         device: DeviceChoice::Cpu,
-        ..Default::default()
+        quantization: Quantization::None,
     });
-    handle.send(EngineCommand::Load(ModelSpec::Dir(dir.clone())));
     loop {
         match events.recv().await.unwrap() {
             EngineEvent::Loaded(_) => break,

@@ -7,9 +7,10 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};
-use gemma_tui::engine::{EngineEvent, FinishReason, SamplingSettings, Usage};
+use gemma_tui::engine::{EngineEvent, FinishReason, Usage};
 use gemma_tui::keymap::Keymap;
 use gemma_tui::msg::Msg;
+use gemma_tui::settings::Settings;
 use gemma_tui::state::{AppState, ModelPhase};
 use gemma_tui::ui::{self, TranscriptCache};
 use gemma_tui::update::update;
@@ -53,12 +54,7 @@ fn finish(state: &mut AppState, gen_id: u64) {
 
 /// A transcript of `TURNS` finished turns and a streaming answer after them.
 fn streaming_state() -> (AppState, u64) {
-    let mut state = AppState::new(
-        "gemma-2-9b".into(),
-        Keymap::default(),
-        None,
-        SamplingSettings::default(),
-    );
+    let mut state = AppState::new("gemma-2-9b".into(), Keymap::default(), Settings::default());
     state.model.phase = ModelPhase::Ready;
     for i in 0..TURNS / 2 {
         let gen_id = ask(&mut state, format!("Question {i}: tell me about the sea, please."));

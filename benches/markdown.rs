@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use crossterm::event::{KeyCode, KeyEvent};
 use gemma_tui::app::MIN_FRAME_INTERVAL;
-use gemma_tui::engine::{EngineEvent, FinishReason, SamplingSettings, Usage};
+use gemma_tui::engine::{EngineEvent, FinishReason, Usage};
 use gemma_tui::keymap::Keymap;
 use gemma_tui::markdown::{render, warm_up, CodeTheme};
 use gemma_tui::msg::Msg;
+use gemma_tui::settings::Settings;
 use gemma_tui::state::{AppState, ModelPhase};
 use gemma_tui::ui::{self, TranscriptCache};
 use gemma_tui::update::update;
@@ -80,12 +81,7 @@ struct Screen {
 
 impl Screen {
     fn new(width: u16, height: u16) -> Self {
-        let mut state = AppState::new(
-            "gemma-2-9b".into(),
-            Keymap::default(),
-            None,
-            SamplingSettings::default(),
-        );
+        let mut state = AppState::new("gemma-2-9b".into(), Keymap::default(), Settings::default());
         state.model.phase = ModelPhase::Ready;
         Self {
             state,

@@ -10,9 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gemma_tui::engine::SamplingSettings;
 use gemma_tui::keymap::Keymap;
 use gemma_tui::msg::{Msg, StoreMsg};
+use gemma_tui::settings::Settings;
 use gemma_tui::state::AppState;
 use gemma_tui::store::{SessionId, Store};
 use gemma_tui::ui::{self, TranscriptCache};
@@ -112,7 +112,7 @@ fn benches(c: &mut Criterion) {
     c.bench_function("resume a 10,000-message session to the first frame", |b| {
         b.iter(|| {
             let session = store.open_session(&ids[0]).expect("open session");
-            let mut state = AppState::new("bench".into(), Keymap::default(), None, SamplingSettings::default());
+            let mut state = AppState::new("bench".into(), Keymap::default(), Settings::default());
             update(&mut state, Msg::Store(StoreMsg::Opened(session)));
             let mut cache = TranscriptCache::default();
             terminal

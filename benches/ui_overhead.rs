@@ -17,11 +17,13 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent};
 use gemma_tui::app::{self, App, Io};
+use gemma_tui::engine::source::HubEnv;
 use gemma_tui::engine::{
-    self, ChatMessage, ChatRequest, DeviceChoice, EngineCommand, EngineEvent, EngineHandle, LoadOptions, ModelSpec,
+    self, ChatMessage, ChatRequest, DeviceChoice, EngineCommand, EngineEvent, EngineHandle, ModelSpec, Quantization,
 };
 use gemma_tui::keymap::Keymap;
 use gemma_tui::msg::Msg;
+use gemma_tui::settings::Settings;
 use gemma_tui::state::{AppState, ModelPhase};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -80,7 +82,14 @@ async fn headless_run(handle: &EngineHandle, events: &mut UnboundedReceiver<Engi
 /// The chat screen's driver on the engine: the question typed and sent as a user would, the
 /// answer streamed into the real `run_loop`, which quits once it has shown the end.
 async fn ui_run(handle: &EngineHandle, events: &mut UnboundedReceiver<EngineEvent>) -> (usize, f64) {
-    let mut state = AppState::new("tiny".into(), Keymap::default(), None, sampling());
+    let mut state = AppState::new(
+        "tiny".into(),
+        Keymap::default(),
+        Settings {
+            sampling: sampling(),
+            ..Settings::default()
+        },
+    );
     state.model.phase = ModelPhase::Ready;
     let mut app = App::new(state, EngineIo(handle.clone()));
     let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("backend");
@@ -113,11 +122,12 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("gemma-tui-ui-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     tiny_gemma::write_tiny_gemma2(&dir).expect("tiny model");
-    let (handle, mut events) = engine::spawn(LoadOptions {
+    let (handle, mut events) = engine::spawn(HubEnv::default());
+    handle.send(EngineCommand::Load {
+        spec: ModelSpec::Dir(dir.clone()),
         device: DeviceChoice::Cpu,
-        ..Default::default()
+        quantization: Quantization::None,
     });
-    handle.send(EngineCommand::Load(ModelSpec::Dir(dir.clone())));
     loop {
         match events.recv().await.expect("engine alive") {
             EngineEvent::Loaded(_) => break,

@@ -111,11 +111,7 @@ impl<I: Io> App<I> {
             Effect::SetTitle(title) => self.io.set_title(&title),
             Effect::LoadModel(name) => {
                 return Some(match self.io.parse_model(&name) {
-                    Ok(spec) => {
-                        let note = format!("loading {}…", spec.display_name());
-                        self.io.send(EngineCommand::Load(spec));
-                        Msg::Notice(note)
-                    }
+                    Ok(spec) => Msg::ModelChosen { name, spec },
                     Err(e) => Msg::Failed(e),
                 });
             }

@@ -1,6 +1,7 @@
 //! Command-line flags (clap). No logic: `main` and `config` decide what the flags mean.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use clap::{Parser, Subcommand};
 
@@ -57,13 +58,13 @@ pub struct Cli {
     #[arg(long, value_name = "Q", allow_hyphen_values = true)]
     pub presence_penalty: Option<f64>,
 
-    /// Where to run the model [default: auto]
-    #[arg(long, value_enum, value_name = "DEVICE")]
-    pub device: Option<DeviceArg>,
+    /// Where to run the model: auto, cpu, cuda, cuda:N or metal [default: auto]
+    #[arg(long, value_name = "DEVICE", value_parser = DeviceChoice::from_str)]
+    pub device: Option<DeviceChoice>,
 
-    /// Quantize the weights while loading, for models larger than memory
-    #[arg(long, value_enum, value_name = "BITS")]
-    pub quantize: Option<QuantizeArg>,
+    /// Quantize the weights while loading (in-situ); on a CPU, q8_0, q6k and q4k are the fast ones
+    #[arg(long, value_enum, value_name = "TYPE", hide_possible_values = false)]
+    pub quantize: Option<Quantization>,
 
     /// Use this config file instead of the default one
     #[arg(long, value_name = "FILE")]
@@ -111,36 +112,4 @@ pub enum ExportFormat {
     Md,
     /// The exchange format that `sessions import` reads
     Json,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum DeviceArg {
-    Auto,
-    Cpu,
-}
-
-impl From<DeviceArg> for DeviceChoice {
-    fn from(d: DeviceArg) -> Self {
-        match d {
-            DeviceArg::Auto => Self::Auto,
-            DeviceArg::Cpu => Self::Cpu,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum QuantizeArg {
-    None,
-    Q4,
-    Q8,
-}
-
-impl QuantizeArg {
-    pub fn to_quantization(self) -> Option<Quantization> {
-        match self {
-            Self::None => None,
-            Self::Q4 => Some(Quantization::Q4),
-            Self::Q8 => Some(Quantization::Q8),
-        }
-    }
 }

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::Cli;
+use crate::engine::sampling::SamplingPatch;
 use crate::engine::{DeviceChoice, Quantization, SamplingSettings};
 use crate::markdown::CodeTheme;
-use crate::ui::BodyStyle;
+use crate::settings::{Look, Settings, SettingsPatch};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -29,35 +29,17 @@ pub struct ModelConfig {
     /// A preset (gemma-2-2b / gemma-2-9b / gemma-2-27b), a Hugging Face repo id, or a folder.
     pub name: String,
     pub device: DeviceChoice,
-    /// "none", "q4" or "q8".
-    pub quantize: QuantizeSetting,
+    /// "none" or an in-situ quantization type ("q8_0", "q6k", "q4k", ...).
+    pub quantize: Quantization,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
+        let defaults = Settings::default();
         Self {
-            name: "gemma-2-9b".into(),
-            device: DeviceChoice::Auto,
-            quantize: QuantizeSetting::None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QuantizeSetting {
-    #[default]
-    None,
-    Q4,
-    Q8,
-}
-
-impl QuantizeSetting {
-    pub fn to_quantization(self) -> Option<Quantization> {
-        match self {
-            Self::None => None,
-            Self::Q4 => Some(Quantization::Q4),
-            Self::Q8 => Some(Quantization::Q8),
+            name: defaults.model,
+            device: defaults.device,
+            quantize: defaults.quantization,
         }
     }
 }
@@ -75,21 +57,11 @@ pub struct ChatConfig {
 
 impl Default for ChatConfig {
     fn default() -> Self {
+        let look = Look::default();
         Self {
             system_prompt: String::new(),
-            markdown: true,
-            code_theme: CodeTheme::Dark,
-        }
-    }
-}
-
-impl ChatConfig {
-    /// How the transcript draws answers.
-    pub fn body_style(&self) -> BodyStyle {
-        if self.markdown {
-            BodyStyle::Markdown(self.code_theme)
-        } else {
-            BodyStyle::Plain
+            markdown: look.markdown,
+            code_theme: look.code_theme,
         }
     }
 }
@@ -129,37 +101,17 @@ impl Config {
         Ok(config)
     }
 
-    /// Command-line flags override the file. Validation happens where the settings are used.
-    pub fn apply_flags(&mut self, cli: &Cli) {
-        if let Some(model) = &cli.model {
-            self.model.name = model.clone();
-        }
-        if let Some(device) = cli.device {
-            self.model.device = device.into();
-        }
-        if let Some(q) = cli.quantize {
-            self.model.quantize = match q.to_quantization() {
-                None => QuantizeSetting::None,
-                Some(Quantization::Q4) => QuantizeSetting::Q4,
-                Some(Quantization::Q8) => QuantizeSetting::Q8,
-            };
-        }
-        if let Some(system) = &cli.system {
-            self.chat.system_prompt = system.clone();
-        }
-        let s = &mut self.sampling;
-        s.max_new_tokens = cli.max_tokens.unwrap_or(s.max_new_tokens);
-        s.temperature = cli.temperature.unwrap_or(s.temperature);
-        s.top_k = cli.top_k.or(s.top_k);
-        s.top_p = cli.top_p.unwrap_or(s.top_p);
-        s.min_p = cli.min_p.unwrap_or(s.min_p);
-        s.repetition_penalty = cli.repetition_penalty.unwrap_or(s.repetition_penalty);
-        s.frequency_penalty = cli.frequency_penalty.unwrap_or(s.frequency_penalty);
-        s.presence_penalty = cli.presence_penalty.unwrap_or(s.presence_penalty);
-    }
-
-    pub fn system_prompt(&self) -> Option<&str> {
-        Some(self.chat.system_prompt.as_str()).filter(|s| !s.trim().is_empty())
+    /// The file's settings over the defaults; flags and the rest are patched over these.
+    pub fn settings(&self) -> Settings {
+        Settings::default().patched(&SettingsPatch {
+            model: Some(self.model.name.clone()),
+            device: Some(self.model.device),
+            quantization: Some(self.model.quantize),
+            system_prompt: Some(self.chat.system_prompt.clone()),
+            sampling: SamplingPatch::all_of(&self.sampling),
+            markdown: Some(self.chat.markdown),
+            code_theme: Some(self.chat.code_theme),
+        })
     }
 }
 
@@ -175,16 +127,33 @@ mod tests {
 
     #[test]
     fn the_answer_style_comes_from_the_chat_table() {
-        assert_eq!(
-            Config::default().chat.body_style(),
-            BodyStyle::Markdown(CodeTheme::Dark)
-        );
+        assert_eq!(Config::default().settings().look, Look::default());
         let light = Config::parse("[chat]\ncode_theme = \"light\"\n").unwrap();
-        assert_eq!(light.chat.body_style(), BodyStyle::Markdown(CodeTheme::Light));
+        assert_eq!(light.settings().look.code_theme, CodeTheme::Light);
         let plain = Config::parse("[chat]\nmarkdown = false\n").unwrap();
-        assert_eq!(plain.chat.body_style(), BodyStyle::Plain);
+        assert!(!plain.settings().look.markdown);
         let err = Config::parse("[chat]\ncode_theme = \"solarized\"\n").unwrap_err();
         assert!(err.to_string().contains("code_theme"), "{err}");
+    }
+
+    #[test]
+    fn the_defaults_are_the_settings_defaults() {
+        assert_eq!(Config::default().settings(), Settings::default());
+    }
+
+    #[test]
+    fn model_device_and_quantization_read_from_the_model_table() {
+        let config = Config::parse("[model]\ndevice = \"cuda:1\"\nquantize = \"q6k\"\n").unwrap();
+        let s = config.settings();
+        assert_eq!((s.device, s.quantization), (DeviceChoice::Cuda(1), Quantization::Q6K));
+        let old = Config::parse("[model]\nquantize = \"q4\"\n").unwrap();
+        assert_eq!(
+            old.settings().quantization,
+            Quantization::Q4K,
+            "the older name still reads"
+        );
+        let err = Config::parse("[model]\ndevice = \"tpu\"\n").unwrap_err();
+        assert!(err.contains("tpu"), "{err}");
     }
 
     #[test]
@@ -215,15 +184,15 @@ mod tests {
 
     #[test]
     fn flags_override_the_file() {
-        let mut config = Config::parse("[sampling]\ntemperature = 0.7\nmax_new_tokens = 100\n").unwrap();
-        let cli = Cli {
+        let config = Config::parse("[sampling]\ntemperature = 0.7\nmax_new_tokens = 100\n").unwrap();
+        let cli = crate::cli::Cli {
             max_tokens: Some(7),
             model: Some("gemma-2-2b".into()),
             ..Default::default()
         };
-        config.apply_flags(&cli);
-        assert_eq!(config.sampling.max_new_tokens, 7);
-        assert_eq!(config.sampling.temperature, 0.7);
-        assert_eq!(config.model.name, "gemma-2-2b");
+        let s = config.settings().patched(&SettingsPatch::from(&cli));
+        assert_eq!(s.sampling.max_new_tokens, 7);
+        assert_eq!(s.sampling.temperature, 0.7);
+        assert_eq!(s.model, "gemma-2-2b");
     }
 }

@@ -2,21 +2,25 @@
 //! mistral.rs types; everything else speaks [`EngineCommand`] and [`EngineEvent`].
 
 pub mod detok;
+pub mod device;
 pub mod load;
-pub mod model_spec;
 pub mod model_dir;
+pub mod model_spec;
 pub mod observer;
 pub mod prompt;
 pub mod protocol;
+pub mod quantization;
 pub mod sampling;
 pub mod source;
 pub mod worker;
 
-pub use load::{DeviceChoice, LoadOptions, Quantization};
+pub use device::DeviceChoice;
+pub use load::LoadRequest;
+pub use model_spec::ModelSpec;
 pub use prompt::{ChatMessage, Role};
 pub use protocol::{
     ChatRequest, EngineCommand, EngineEvent, FinishReason, GenId, LoadProgress, LoadedModel, TokenTranscript, Usage,
 };
+pub use quantization::Quantization;
 pub use sampling::SamplingSettings;
-pub use model_spec::ModelSpec;
 pub use worker::{spawn, EngineHandle};

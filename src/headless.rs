@@ -5,15 +5,17 @@
 
 use std::io::{IsTerminal, Write};
 
+use crate::engine::source::HubEnv;
 use crate::engine::{
-    self, ChatMessage, ChatRequest, EngineCommand, EngineEvent, FinishReason, LoadOptions, LoadProgress, LoadedModel,
-    ModelSpec, SamplingSettings, Usage,
+    self, ChatMessage, ChatRequest, EngineCommand, EngineEvent, FinishReason, LoadProgress, LoadedModel,
+    SamplingSettings, Usage,
 };
 use crate::sanitize::StreamSanitizer;
 
 pub struct HeadlessRequest {
-    pub model: ModelSpec,
-    pub load: LoadOptions,
+    /// An `EngineCommand::Load`.
+    pub load: EngineCommand,
+    pub hub: HubEnv,
     pub system: Option<String>,
     pub prompt: String,
     pub sampling: SamplingSettings,
@@ -33,8 +35,8 @@ pub async fn run(request: HeadlessRequest) -> Result<Ended, String> {
     for caveat in request.sampling.caveats() {
         eprintln!("note: {caveat}");
     }
-    let (engine, mut events) = engine::spawn(request.load.clone());
-    engine.send(EngineCommand::Load(request.model.clone()));
+    let (engine, mut events) = engine::spawn(request.hub.clone());
+    engine.send(request.load.clone());
     let loaded = wait_for_load(&mut events, chatty).await?;
 
     let gen_id = 1;

@@ -16,6 +16,7 @@ pub mod panic_hook;
 pub mod paths;
 pub mod sanitize;
 pub mod sessions_cli;
+pub mod settings;
 pub mod state;
 pub mod store;
 pub mod store_link;

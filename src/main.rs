@@ -8,10 +8,11 @@ use clap::Parser;
 
 use gemma_tui::cli::{Cli, Command};
 use gemma_tui::config::Config;
-use gemma_tui::engine::source::HubEnv;
-use gemma_tui::engine::{LoadOptions, ModelSpec};
+use gemma_tui::engine::source::{HubEnv, SourceError};
+use gemma_tui::engine::ModelSpec;
 use gemma_tui::headless::{self, Ended, HeadlessRequest};
 use gemma_tui::paths::Paths;
+use gemma_tui::settings::SettingsPatch;
 use gemma_tui::{logging, panic_hook};
 
 fn main() -> ExitCode {
@@ -34,23 +35,24 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
         return gemma_tui::sessions_cli::run(action, paths);
     }
     let config_file = cli.config.clone().unwrap_or_else(|| paths.config_file());
-    let mut config = Config::load(&config_file).map_err(|e| e.to_string())?;
-    config.apply_flags(&cli);
-    let model: ModelSpec = config
-        .model
-        .name
-        .parse()
-        .map_err(|e: gemma_tui::engine::source::SourceError| e.to_string())?;
-    let load = LoadOptions {
-        device: config.model.device,
-        quantization: config.model.quantize.to_quantization(),
-        hub: HubEnv::from_process(),
-    };
+    let config = Config::load(&config_file).map_err(|e| e.to_string())?;
+    let flags = SettingsPatch::from(&cli);
+    let settings = config.settings().patched(&flags);
+    let model: ModelSpec = settings.model.parse().map_err(|e: SourceError| e.to_string())?;
+    let hub = HubEnv::from_process();
 
     let Some(prompt) = cli.prompt.as_deref() else {
         // Before the terminal is taken: an unknown --resume id fails here, changing nothing.
-        let sessions = gemma_tui::sessions_cli::start_chat(paths, &cli)?;
-        gemma_tui::tui::run(config, paths, model, load, sessions)?;
+        let sessions = gemma_tui::sessions_cli::start_chat(paths, cli.resume.as_deref())?;
+        let start = gemma_tui::tui::Start {
+            settings,
+            flags,
+            keys: config.keys,
+            model,
+            hub,
+            sessions,
+        };
+        gemma_tui::tui::run(start, paths)?;
         return Ok(ExitCode::SUCCESS);
     };
     let prompt = if prompt == "-" {
@@ -63,11 +65,11 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
         prompt.to_string()
     };
     let request = HeadlessRequest {
-        model,
-        load,
-        system: config.system_prompt().map(String::from),
+        load: settings.load_command(model),
+        hub,
+        system: settings.system_prompt.clone(),
         prompt,
-        sampling: config.sampling.clone(),
+        sampling: settings.sampling.clone(),
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let ended = runtime.block_on(headless::run(request));

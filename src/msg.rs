@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use crossterm::event::KeyEvent;
 
-use crate::engine::EngineEvent;
+use crate::engine::{EngineEvent, ModelSpec};
+use crate::settings::SettingsPatch;
 use crate::state::Viewport;
 use crate::store::{SearchHit, Session, SessionSummary, StoreEvent};
 
@@ -27,6 +28,14 @@ pub enum Msg {
     },
     /// The transcript's size as drawn in the last frame.
     Drawn(Viewport),
+    /// A model name (from `/model` or the settings pane) that the driver found: load it.
+    ModelChosen {
+        name: String,
+        spec: ModelSpec,
+    },
+    /// Settings to use from now on (flags given with `--resume`, the settings pane); the
+    /// system prompt and sampling are saved with the session.
+    ApplySettings(SettingsPatch),
     /// A note from the driver (clipboard result, a model name that did not parse).
     Notice(String),
     /// An error from the driver, shown in the banner.

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, ExportFormat, SessionsCommand};
+use crate::cli::{ExportFormat, SessionsCommand};
 use crate::paths::Paths;
 use crate::sanitize::sanitize;
 use crate::store::{format_utc, OpenReport, Session, SessionId, Store, StoreError};
@@ -16,16 +16,14 @@ use crate::store::{format_utc, OpenReport, Session, SessionId, Store, StoreError
 pub struct SessionsStart {
     pub store: Result<(Store, OpenReport), String>,
     pub resume: Option<Session>,
-    /// Flags given with `--resume` changed the session's settings: save them with it.
-    pub settings_changed: bool,
 }
 
-/// Opens the store for the chat screen and loads the session `--resume` names. A store that
+/// Opens the store for the chat screen and loads the session `resume` names. A store that
 /// cannot be opened does not stop the chat (it runs unsaved), but it does stop a resume, as
 /// does an unknown id: then nothing has been changed.
-pub fn start_chat(paths: &Paths, cli: &Cli) -> Result<SessionsStart, String> {
+pub fn start_chat(paths: &Paths, resume: Option<&str>) -> Result<SessionsStart, String> {
     let path = paths.sessions_db();
-    if let Some(which) = cli.resume.as_deref() {
+    if let Some(which) = resume {
         if !path.exists() {
             return Err(format!(
                 "cannot resume `{which}`: there are no saved sessions yet ({} does not exist)",
@@ -33,38 +31,16 @@ pub fn start_chat(paths: &Paths, cli: &Cli) -> Result<SessionsStart, String> {
             ));
         }
         let (mut store, report) = Store::open(&path).map_err(|e| format!("cannot resume `{which}`: {e}"))?;
-        let mut session = find(&mut store, which)?;
-        let settings_changed = apply_flags(&mut session, cli);
+        let session = find(&mut store, which)?;
         return Ok(SessionsStart {
             store: Ok((store, report)),
             resume: Some(session),
-            settings_changed,
         });
     }
     Ok(SessionsStart {
         store: Store::open(&path).map_err(|e| e.to_string()),
         resume: None,
-        settings_changed: false,
     })
-}
-
-/// Sampling and system-prompt flags given with `--resume` win over what the session saved
-/// (the user asked for them now). Returns whether anything changed.
-pub fn apply_flags(session: &mut Session, cli: &Cli) -> bool {
-    let before = (session.system_prompt.clone(), session.sampling.clone());
-    if let Some(system) = &cli.system {
-        session.system_prompt = Some(system.clone()).filter(|s| !s.trim().is_empty());
-    }
-    let s = &mut session.sampling;
-    s.max_new_tokens = cli.max_tokens.unwrap_or(s.max_new_tokens);
-    s.temperature = cli.temperature.or(s.temperature);
-    s.top_k = cli.top_k.or(s.top_k);
-    s.top_p = cli.top_p.or(s.top_p);
-    s.min_p = cli.min_p.or(s.min_p);
-    s.repetition_penalty = cli.repetition_penalty.or(s.repetition_penalty);
-    s.frequency_penalty = cli.frequency_penalty.or(s.frequency_penalty);
-    s.presence_penalty = cli.presence_penalty.or(s.presence_penalty);
-    before != (session.system_prompt.clone(), session.sampling.clone())
 }
 
 /// The session `which` names ("last", or an id) with its messages, for showing.
@@ -166,43 +142,4 @@ fn import(store: &mut Store, file: &Path) -> Result<String, String> {
         .import_json(&json)
         .map_err(|e| format!("{}: {e}; nothing was imported", file.display()))?;
     Ok(id.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::SamplingRecord;
-
-    fn session() -> Session {
-        Session {
-            id: "abc".parse().expect("id"),
-            title: "t".into(),
-            created_at: 0,
-            updated_at: 0,
-            system_prompt: Some("saved prompt".into()),
-            model: "m".into(),
-            sampling: SamplingRecord {
-                temperature: Some(0.2),
-                top_k: Some(5),
-                ..SamplingRecord::default()
-            },
-            messages: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn flags_given_with_resume_override_the_saved_settings_and_nothing_else() {
-        let mut s = session();
-        assert!(!apply_flags(&mut s, &Cli::default()), "no flags, no change");
-        assert_eq!(s, session());
-        let cli = Cli {
-            temperature: Some(0.9),
-            system: Some("new prompt".into()),
-            ..Cli::default()
-        };
-        assert!(apply_flags(&mut s, &cli));
-        assert_eq!(s.sampling.temperature, Some(0.9));
-        assert_eq!(s.sampling.top_k, Some(5), "kept");
-        assert_eq!(s.system_prompt.as_deref(), Some("new prompt"));
-    }
 }

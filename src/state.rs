@@ -7,8 +7,9 @@ pub mod sessions;
 pub mod status;
 pub mod transcript;
 
-use crate::engine::{GenId, SamplingSettings};
+use crate::engine::GenId;
 use crate::keymap::{Action, Keymap};
+use crate::settings::Settings;
 
 pub use input::InputBox;
 pub use sessions::{IdSource, PaneMode, PaneRow, SessionLink, SessionsPane};
@@ -80,8 +81,9 @@ pub struct AppState {
     pub last_answer: Option<AnswerStats>,
     pub context: Option<ContextUse>,
     pub keymap: Keymap,
-    pub system: Option<String>,
-    pub sampling: SamplingSettings,
+    /// Model, device, quantization, sampling, system prompt and look: what the next load and
+    /// the next answer use.
+    pub settings: Settings,
     pub should_quit: bool,
     /// Which saved session the transcript is, and what of it is saved.
     pub session: SessionLink,
@@ -92,7 +94,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(model_name: String, keymap: Keymap, system: Option<String>, sampling: SamplingSettings) -> Self {
+    /// `model_name` is what the status line calls the model until it has loaded.
+    pub fn new(model_name: String, keymap: Keymap, settings: Settings) -> Self {
         Self {
             transcript: Transcript::default(),
             input: InputBox::default(),
@@ -110,8 +113,7 @@ impl AppState {
             last_answer: None,
             context: None,
             keymap,
-            system,
-            sampling,
+            settings,
             should_quit: false,
             session: SessionLink::new(IdSource::random()),
             sessions_pane: None,

@@ -1,6 +1,7 @@
 //! The chat screen's entry: start the engine, set up the terminal, forward terminal input and
 //! signals as messages, run the driver, and put the terminal back however it ends.
 
+use std::collections::BTreeMap;
 use std::io;
 
 use crossterm::event::{Event, EventStream, MouseEventKind};
@@ -11,13 +12,14 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::app::{self, App, Io};
 use crate::clipboard::Clipboard;
-use crate::config::Config;
 use crate::effect::StoreRequest;
-use crate::engine::{self, EngineCommand, EngineHandle, LoadOptions, ModelSpec};
+use crate::engine::source::HubEnv;
+use crate::engine::{self, EngineCommand, EngineHandle, ModelSpec};
 use crate::keymap::Keymap;
 use crate::msg::{Msg, StoreMsg};
 use crate::paths::Paths;
 use crate::sessions_cli::SessionsStart;
+use crate::settings::{Settings, SettingsPatch};
 use crate::state::{AppState, ModelPhase};
 use crate::store::StoreHandle;
 use crate::store_link::{self, StoreLink};
@@ -30,36 +32,44 @@ const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Lines one wheel notch scrolls.
 const WHEEL_LINES: i16 = 3;
 
-/// Opens the chat screen on `model` and returns when the user quits.
-pub fn run(
-    config: Config,
-    paths: &Paths,
-    model: ModelSpec,
-    load: LoadOptions,
-    sessions: SessionsStart,
-) -> Result<(), String> {
-    let keymap = Keymap::with_overrides(&config.keys)?;
-    tracing::info!(log = %paths.log_file().display(), model = %model.display_name(), "chat screen starting");
+/// What the chat screen starts with.
+pub struct Start {
+    /// The defaults, the config file and the flags, merged.
+    pub settings: Settings,
+    /// The flags alone: given with `--resume`, they win over the session's saved settings.
+    pub flags: SettingsPatch,
+    /// The config file's `[keys]` overrides.
+    pub keys: BTreeMap<String, Vec<String>>,
+    pub model: ModelSpec,
+    pub hub: HubEnv,
+    pub sessions: SessionsStart,
+}
+
+/// Opens the chat screen and returns when the user quits.
+pub fn run(start: Start, paths: &Paths) -> Result<(), String> {
+    let keymap = Keymap::with_overrides(&start.keys)?;
+    tracing::info!(log = %paths.log_file().display(), model = %start.model.display_name(), "chat screen starting");
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let result = runtime.block_on(chat(config, keymap, model, load, sessions));
+    let result = runtime.block_on(chat(start, keymap));
     // mistral.rs keeps engine threads; the conversation is over, so do not wait on them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     result
 }
 
-async fn chat(
-    config: Config,
-    keymap: Keymap,
-    model: ModelSpec,
-    load: LoadOptions,
-    sessions: SessionsStart,
-) -> Result<(), String> {
-    let (engine, mut engine_events) = engine::spawn(load);
-    engine.send(EngineCommand::Load(model.clone()));
+async fn chat(start: Start, keymap: Keymap) -> Result<(), String> {
+    let Start {
+        settings,
+        flags,
+        model,
+        hub,
+        sessions,
+        ..
+    } = start;
+    let (engine, mut engine_events) = engine::spawn(hub);
+    engine.send(settings.load_command(model.clone()));
     // Syntaxes and themes take a moment to load: do it now, off the first frame's path.
     std::thread::spawn(crate::markdown::warm_up);
-    let system = config.system_prompt().map(String::from);
-    let mut state = AppState::new(model.display_name(), keymap, system, config.sampling.clone());
+    let mut state = AppState::new(model.display_name(), keymap, settings);
     state.model.phase = ModelPhase::Resolving;
 
     let guard = terminal::enter(state.mouse_capture).map_err(|e| format!("cannot set up the terminal: {e}"))?;
@@ -78,12 +88,13 @@ async fn chat(
             store,
         },
     );
-    app.cache = crate::ui::TranscriptCache::new(config.chat.body_style());
     if let Some(session) = sessions.resume {
-        if sessions.settings_changed {
-            save_settings(app.io.store.as_ref(), &session);
-        }
         app.step(Msg::Store(StoreMsg::Opened(session)));
+        // Flags given with --resume win over what the session saved, and are saved with it.
+        let asked_now = flags.session_part();
+        if !asked_now.is_empty() {
+            app.step(Msg::ApplySettings(asked_now));
+        }
     }
     let result = app::run_loop(&mut app, &mut screen, &mut msgs, &mut engine_events).await;
     // Save what is queued (the last answer, marked interrupted on quit) before leaving.
@@ -122,18 +133,6 @@ fn start_store(
             update::store_unavailable(state, &format!("cannot start the store thread: {e}"));
             None
         }
-    }
-}
-
-/// Saves settings that flags changed on a resumed session, so they stay in force next time.
-fn save_settings(store: Option<&StoreLink>, session: &crate::store::Session) {
-    let Some(link) = store else { return };
-    let handle = link.handle();
-    let saved = handle
-        .set_system_prompt(&session.id, session.system_prompt.clone())
-        .and_then(|()| handle.set_sampling(&session.id, session.sampling.clone()));
-    if let Err(e) = saved {
-        tracing::warn!(error = %e, "could not save the settings given with --resume");
     }
 }
 

@@ -10,6 +10,7 @@ mod keys;
 mod save;
 mod scroll;
 mod sessions;
+mod settings;
 #[cfg(test)]
 mod tests;
 
@@ -19,7 +20,7 @@ use crate::state::{AppState, QuitArm};
 
 pub use chat::MODEL_COMMAND;
 pub use keys::human_bytes;
-pub use save::{sampling_record, sampling_settings, store_opened, store_unavailable, title_from, CHECKPOINT_EVERY};
+pub use save::{sampling_record, session_patch, store_opened, store_unavailable, title_from, CHECKPOINT_EVERY};
 pub use sessions::SEARCH_LIMIT;
 
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
@@ -43,6 +44,8 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             scroll::on_drawn(state, viewport);
             Vec::new()
         }
+        Msg::ModelChosen { name, spec } => settings::load_model(state, name, spec),
+        Msg::ApplySettings(patch) => settings::apply(state, &patch),
         Msg::Notice(text) => {
             state.notice = Some(text);
             Vec::new()

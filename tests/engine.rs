@@ -306,9 +306,7 @@ async fn unload_frees_the_model_and_a_reload_works() {
 
     engine
         .handle
-        .send(EngineCommand::Load(gemma_tui::engine::ModelSpec::Dir(
-            harness::fixture().to_path_buf(),
-        )));
+        .send(harness::load_on_cpu(harness::fixture().to_path_buf()));
     loop {
         match next_event(&mut engine.events).await {
             EngineEvent::Loaded(_) => break,

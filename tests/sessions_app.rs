@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use gemma_tui::app::{App, Io};
 use gemma_tui::effect::StoreRequest;
-use gemma_tui::engine::{EngineCommand, EngineEvent, FinishReason, SamplingSettings, Usage};
+use gemma_tui::engine::{EngineCommand, EngineEvent, FinishReason, Usage};
 use gemma_tui::keymap::Keymap;
 use gemma_tui::msg::Msg;
+use gemma_tui::settings::Settings;
 use gemma_tui::state::{AppState, ModelPhase};
 use gemma_tui::store::{FinishRecord, Role, Store, StoreHandle};
 use gemma_tui::store_link::StoreLink;
@@ -44,7 +45,7 @@ fn setup(db: &std::path::Path) -> (App<StoreIo>, StoreHandle, UnboundedReceiver<
     let (events, _events_rx) = unbounded_channel();
     let handle = StoreHandle::spawn(store, events).expect("store thread");
     let (replies, replies_rx) = unbounded_channel();
-    let mut state = AppState::new("tiny".into(), Keymap::default(), None, SamplingSettings::default());
+    let mut state = AppState::new("tiny".into(), Keymap::default(), Settings::default());
     state.model.phase = ModelPhase::Ready;
     let io = StoreIo {
         link: StoreLink::new(handle.clone(), replies),

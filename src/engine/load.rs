@@ -4,39 +4,24 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mistralrs::{Device, IsqBits, ModelBuilder, ModelDType, TokenSource};
-use serde::{Deserialize, Serialize};
+use mistralrs::{Device, ModelBuilder, ModelDType, TokenSource};
 use tokenizers::Tokenizer;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::device::DeviceChoice;
 use super::model_dir::{self, ModelDir, ModelDirError, ModelFamily};
-use super::protocol::{LoadProgress, LoadedModel};
 use super::model_spec::ModelSpec;
+use super::protocol::{LoadProgress, LoadedModel};
+use super::quantization::Quantization;
 use super::source::{self, HubEnv, SourceError};
 use crate::panic_hook::{panic_message, QuietSection};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceChoice {
-    /// The GPU this build supports (CUDA or Metal feature), else the CPU.
-    #[default]
-    Auto,
-    Cpu,
-}
-
-/// In-situ quantization at load time, for models larger than the memory at hand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Quantization {
-    Q4,
-    Q8,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct LoadOptions {
+/// What to load and how: the engine's `Load` command carries one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadRequest {
+    pub spec: ModelSpec,
     pub device: DeviceChoice,
-    pub quantization: Option<Quantization>,
-    pub hub: HubEnv,
+    pub quantization: Quantization,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -54,6 +39,8 @@ pub enum LoadError {
         needed_gib: f64,
         available_gib: f64,
     },
+    #[error("cannot use the device {device}: {detail}")]
+    Device { device: DeviceChoice, detail: String },
     #[error("mistral.rs could not load {dir}: {detail}")]
     Engine { dir: PathBuf, detail: String },
 }
@@ -68,13 +55,14 @@ pub struct LoadedEngine {
 }
 
 pub async fn load(
-    spec: &ModelSpec,
-    opts: &LoadOptions,
+    request: &LoadRequest,
+    hub: &HubEnv,
     progress: &UnboundedSender<LoadProgress>,
 ) -> Result<LoadedEngine, LoadError> {
-    let name = spec.display_name();
+    let name = request.spec.display_name();
+    let quantization = request.quantization;
     let _ = progress.send(LoadProgress::Resolving { model: name.clone() });
-    let dir = resolve(spec, &opts.hub, progress).await?;
+    let dir = resolve(&request.spec, hub, progress).await?;
     let inspected = tokio::task::spawn_blocking({
         let dir = dir.clone();
         move || model_dir::inspect(&dir)
@@ -85,14 +73,14 @@ pub async fn load(
         detail: e.to_string(),
     })??;
 
-    let device = pick_device(opts.device);
+    let device = pick_device(request.device)?;
     let dtype = if device.is_cpu() {
         ModelDType::F32
     } else {
         ModelDType::Auto
     };
     if device.is_cpu() {
-        check_memory(&name, &inspected, opts.quantization)?;
+        check_memory(&name, &inspected, quantization)?;
     }
     let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| {
         LoadError::ModelDir(ModelDirError::Corrupt {
@@ -117,7 +105,7 @@ pub async fn load(
         dir: dir.clone(),
         detail,
     })?;
-    let model = build(&dir, device.clone(), dtype, opts.quantization, template.as_deref()).await;
+    let model = build(&dir, device.clone(), dtype, quantization, template.as_deref()).await;
     if let Some(path) = template {
         let _ = std::fs::remove_file(path);
     }
@@ -134,7 +122,7 @@ pub async fn load(
             "auto (bf16 where supported)".into()
         },
         device: describe(&device),
-        quantization: opts.quantization.map(|q| format!("{q:?}").to_lowercase()),
+        quantization: (!quantization.is_none()).then(|| quantization.to_string()),
     };
     Ok(LoadedEngine {
         model,
@@ -159,10 +147,17 @@ async fn resolve(
     }
 }
 
-fn pick_device(choice: DeviceChoice) -> Device {
+/// A GPU this build was not compiled for fails here with a line saying which feature it needs.
+fn pick_device(choice: DeviceChoice) -> Result<Device, LoadError> {
+    let failed = |e: String, feature: &str| LoadError::Device {
+        device: choice,
+        detail: format!("{e} (a build with `--features {feature}` and the device present is needed)"),
+    };
     match choice {
-        DeviceChoice::Cpu => Device::Cpu,
-        DeviceChoice::Auto => mistralrs::best_device(false).unwrap_or(Device::Cpu),
+        DeviceChoice::Cpu => Ok(Device::Cpu),
+        DeviceChoice::Auto => Ok(mistralrs::best_device(false).unwrap_or(Device::Cpu)),
+        DeviceChoice::Cuda(n) => Device::new_cuda(n).map_err(|e| failed(e.to_string(), "cuda")),
+        DeviceChoice::Metal => Device::new_metal(0).map_err(|e| failed(e.to_string(), "metal")),
     }
 }
 
@@ -175,14 +170,15 @@ fn describe(device: &Device) -> String {
 
 /// On the CPU the weights are widened to f32 (0.8.1 has no bf16 matmul there), so a bf16
 /// checkpoint needs twice its size. Refusing early beats the kernel's OOM killer.
-fn check_memory(name: &str, dir: &ModelDir, quantization: Option<Quantization>) -> Result<(), LoadError> {
+fn check_memory(name: &str, dir: &ModelDir, quantization: Quantization) -> Result<(), LoadError> {
     let Some(available) = available_memory_bytes() else {
         return Ok(());
     };
-    let widen = match (quantization, dir.weight_dtype.as_str()) {
-        (Some(_), _) => 1.0,
-        (None, "BF16" | "F16") => 2.0,
-        (None, _) => 1.0,
+    // In-situ quantization reads each weight before shrinking it: the peak is the checkpoint.
+    let widen = match (quantization.is_none(), dir.weight_dtype.as_str()) {
+        (false, _) => 1.0,
+        (true, "BF16" | "F16") => 2.0,
+        (true, _) => 1.0,
     };
     let needed = dir.weight_bytes as f64 * widen * 1.1;
     if needed > available as f64 {
@@ -234,7 +230,7 @@ async fn build(
     dir: &Path,
     device: Device,
     dtype: ModelDType,
-    quantization: Option<Quantization>,
+    quantization: Quantization,
     template: Option<&Path>,
 ) -> Result<mistralrs::Model, LoadError> {
     // Auto-detecting builder: it honours the device and also loads Gemma 3 text checkpoints.
@@ -249,11 +245,8 @@ async fn build(
     if let Some(path) = template {
         builder = builder.with_jinja_explicit(path.to_string_lossy().into_owned());
     }
-    if let Some(q) = quantization {
-        builder = builder.with_auto_isq(match q {
-            Quantization::Q4 => IsqBits::Four,
-            Quantization::Q8 => IsqBits::Eight,
-        });
+    if let Some(isq) = quantization.isq_type() {
+        builder = builder.with_isq(isq);
     }
     let handle = tokio::runtime::Handle::current();
     let engine_error = |detail: String| LoadError::Engine {

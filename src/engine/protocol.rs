@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::prompt::ChatMessage;
-use super::sampling::SamplingSettings;
+use super::device::DeviceChoice;
 use super::model_spec::ModelSpec;
+use super::prompt::ChatMessage;
+use super::quantization::Quantization;
+use super::sampling::SamplingSettings;
 
 /// Identifies one answer. Events of an older generation may still be queued after a cancel;
 /// receivers drop those whose id is not the current one.
@@ -16,8 +18,12 @@ pub type GenId = u64;
 
 #[derive(Debug, Clone)]
 pub enum EngineCommand {
-    /// Unload whatever is loaded, then load this model.
-    Load(ModelSpec),
+    /// Unload whatever is loaded, then load this model on this device, quantized so.
+    Load {
+        spec: ModelSpec,
+        device: DeviceChoice,
+        quantization: Quantization,
+    },
     Chat(ChatRequest),
     Cancel {
         gen_id: GenId,

@@ -43,6 +43,61 @@ impl Default for SamplingSettings {
     }
 }
 
+/// Some sampling fields, each optional: what one layer of settings says (see
+/// `settings::SettingsPatch`). `top_k = Some(0)` turns top-k off.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SamplingPatch {
+    pub temperature: Option<f64>,
+    pub top_k: Option<u32>,
+    pub top_p: Option<f64>,
+    pub min_p: Option<f64>,
+    pub repetition_penalty: Option<f64>,
+    pub frequency_penalty: Option<f64>,
+    pub presence_penalty: Option<f64>,
+    pub max_new_tokens: Option<u32>,
+}
+
+impl SamplingPatch {
+    /// Every field of `s`: laid over anything, it gives `s`.
+    pub fn all_of(s: &SamplingSettings) -> Self {
+        Self {
+            temperature: Some(s.temperature),
+            top_k: Some(s.top_k.unwrap_or(0)),
+            top_p: Some(s.top_p),
+            min_p: Some(s.min_p),
+            repetition_penalty: Some(s.repetition_penalty),
+            frequency_penalty: Some(s.frequency_penalty),
+            presence_penalty: Some(s.presence_penalty),
+            max_new_tokens: Some(s.max_new_tokens),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Lays these fields over `s`.
+    pub fn apply(&self, s: &mut SamplingSettings) {
+        let set = |field: &mut f64, value: Option<f64>| {
+            if let Some(v) = value {
+                *field = v;
+            }
+        };
+        set(&mut s.temperature, self.temperature);
+        set(&mut s.top_p, self.top_p);
+        set(&mut s.min_p, self.min_p);
+        set(&mut s.repetition_penalty, self.repetition_penalty);
+        set(&mut s.frequency_penalty, self.frequency_penalty);
+        set(&mut s.presence_penalty, self.presence_penalty);
+        if let Some(k) = self.top_k {
+            s.top_k = (k > 0).then_some(k);
+        }
+        if let Some(n) = self.max_new_tokens {
+            s.max_new_tokens = n;
+        }
+    }
+}
+
 /// A setting outside its valid range. The message names the field and the allowed range.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("invalid sampling setting `{field}` = {value}: {rule}")]

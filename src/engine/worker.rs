@@ -15,13 +15,13 @@ use mistralrs::{RequestBuilder, Response, TextMessageRole, TextMessages};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::detok::StreamDecoder;
-use super::load::{self, uses_gemma2_rules, LoadOptions, LoadedEngine};
+use super::load::{self, uses_gemma2_rules, LoadRequest, LoadedEngine};
 use super::observer::{Observed, TokenObserver};
 use super::prompt::{self, ChatMessage, FittedPrompt, PromptError, Role};
 use super::protocol::{
     ChatRequest, EngineCommand, EngineEvent, FinishReason, GenId, LoadProgress, TokenTranscript, Usage,
 };
-use super::model_spec::ModelSpec;
+use super::source::HubEnv;
 
 /// Sends commands to the worker. Cheap to clone.
 #[derive(Clone)]
@@ -36,12 +36,13 @@ impl EngineHandle {
     }
 }
 
-/// Starts the worker on the current tokio runtime.
-pub fn spawn(options: LoadOptions) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
+/// Starts the worker on the current tokio runtime. `hub` says where the Hugging Face cache is
+/// and who we are to the hub; each `Load` says what to load and how.
+pub fn spawn(hub: HubEnv) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
     let (tx, commands) = unbounded_channel();
     let (events, rx) = unbounded_channel();
     let worker = Worker {
-        options,
+        hub,
         events,
         commands,
         pending: VecDeque::new(),
@@ -52,7 +53,7 @@ pub fn spawn(options: LoadOptions) -> (EngineHandle, UnboundedReceiver<EngineEve
 }
 
 struct Worker {
-    options: LoadOptions,
+    hub: HubEnv,
     events: UnboundedSender<EngineEvent>,
     commands: UnboundedReceiver<EngineCommand>,
     /// Commands that arrived while an answer was streaming.
@@ -77,7 +78,18 @@ impl Worker {
                 },
             };
             match command {
-                EngineCommand::Load(spec) => self.load(spec).await,
+                EngineCommand::Load {
+                    spec,
+                    device,
+                    quantization,
+                } => {
+                    self.load(LoadRequest {
+                        spec,
+                        device,
+                        quantization,
+                    })
+                    .await
+                }
                 EngineCommand::Chat(request) => self.chat(request).await,
                 EngineCommand::Cancel { .. } => {} // nothing is running
                 EngineCommand::Unload => {
@@ -92,13 +104,13 @@ impl Worker {
         let _ = self.events.send(event);
     }
 
-    async fn load(&mut self, spec: ModelSpec) {
+    async fn load(&mut self, request: LoadRequest) {
         // Free the old model first: two large models rarely fit side by side.
         if self.loaded.take().is_some() {
             self.emit(EngineEvent::Unloaded);
         }
         let (progress_tx, mut progress_rx) = unbounded_channel::<LoadProgress>();
-        let loading = load::load(&spec, &self.options, &progress_tx);
+        let loading = load::load(&request, &self.hub, &progress_tx);
         tokio::pin!(loading);
         let result = loop {
             tokio::select! {
@@ -410,7 +422,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_chat_that_fails_sends_its_error_then_exactly_one_finished() {
-        let (engine, mut events) = spawn(LoadOptions::default());
+        let (engine, mut events) = spawn(HubEnv::default());
         engine.send(EngineCommand::Chat(ChatRequest {
             gen_id: 7,
             system: None,

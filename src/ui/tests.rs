@@ -11,19 +11,15 @@ use ratatui::style::Color;
 use ratatui::Terminal;
 
 use super::{render, TranscriptCache};
-use crate::engine::{EngineEvent, FinishReason, SamplingSettings, Usage};
+use crate::engine::{EngineEvent, FinishReason, Usage};
 use crate::keymap::Keymap;
 use crate::msg::Msg;
+use crate::settings::Settings;
 use crate::state::{AppState, ModelPhase};
 use crate::update::update;
 
 fn ready() -> AppState {
-    let mut s = AppState::new(
-        "gemma-2-2b".into(),
-        Keymap::default(),
-        None,
-        SamplingSettings::default(),
-    );
+    let mut s = AppState::new("gemma-2-2b".into(), Keymap::default(), Settings::default());
     s.model.phase = ModelPhase::Ready;
     s.model.usable_context = Some(8192);
     s

@@ -8,9 +8,9 @@ use ratatui::style::{Color, Modifier};
 use ratatui::Terminal;
 
 use super::{render, TranscriptCache};
-use crate::engine::SamplingSettings;
 use crate::keymap::Keymap;
 use crate::msg::{Msg, StoreMsg};
+use crate::settings::Settings;
 use crate::state::{AppState, ModelPhase};
 use crate::store::{MessageId, Role, SearchHit, SessionSummary};
 use crate::update::update;
@@ -31,12 +31,7 @@ fn summary(id: &str, title: &str, model: &str, count: u64) -> SessionSummary {
 }
 
 fn with_pane() -> AppState {
-    let mut s = AppState::new(
-        "gemma-2-2b".into(),
-        Keymap::default(),
-        None,
-        SamplingSettings::default(),
-    );
+    let mut s = AppState::new("gemma-2-2b".into(), Keymap::default(), Settings::default());
     s.model.phase = ModelPhase::Ready;
     s.session.id = Some("k3f9x2abqm".parse().expect("id"));
     update(

@@ -33,7 +33,12 @@ pub fn draw(state: &AppState, cache: &mut TranscriptCache, frame: &mut Frame, ar
             top: 0,
         };
     }
-    let layout = cache.layout(state.transcript.turns(), area.width, area.height as usize, state.scroll);
+    let view = cache::View {
+        width: area.width,
+        height: area.height as usize,
+        style: BodyStyle::from(state.settings.look),
+    };
+    let layout = cache.layout(state.transcript.turns(), view, state.scroll);
     let viewport = layout.viewport;
     let top = viewport.top;
     frame.render_widget(Paragraph::new(layout.lines), area);

@@ -68,9 +68,9 @@ fn start_answer(state: &mut AppState) -> Vec<Effect> {
     scroll::bottom(state);
     let request = ChatRequest {
         gen_id,
-        system: state.system.clone(),
+        system: state.settings.system_prompt.clone(),
         messages,
-        sampling: state.sampling.clone(),
+        sampling: state.settings.sampling.clone(),
     };
     let mut effects = save::answer_started(state, turn);
     effects.push(Effect::Engine(EngineCommand::Chat(request)));

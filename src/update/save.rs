@@ -12,7 +12,9 @@
 use std::time::{Duration, Instant};
 
 use crate::effect::{Effect, StoreRequest};
+use crate::engine::sampling::SamplingPatch;
 use crate::engine::{FinishReason, SamplingSettings, Usage};
+use crate::settings::SettingsPatch;
 use crate::state::sessions::OpenAnswer;
 use crate::state::{AppState, Scroll, Speaker, TurnStatus};
 use crate::store::{
@@ -44,8 +46,8 @@ pub(super) fn user_sent(state: &mut AppState, turn: u64) -> Vec<Effect> {
             let new = NewSession {
                 title: title_from(&text),
                 model: state.model.name.clone(),
-                system_prompt: state.system.clone(),
-                sampling: sampling_record(&state.sampling),
+                system_prompt: state.settings.system_prompt.clone(),
+                sampling: sampling_record(&state.settings.sampling),
             };
             effects.push(write(WriteOp::CreateSession {
                 id: id.clone(),
@@ -201,17 +203,23 @@ pub fn sampling_record(s: &SamplingSettings) -> SamplingRecord {
     }
 }
 
-/// Settings saved with a session over `current` (a field saved as unset keeps the current one).
-pub fn sampling_settings(r: &SamplingRecord, current: &SamplingSettings) -> SamplingSettings {
-    SamplingSettings {
-        temperature: r.temperature.unwrap_or(current.temperature),
-        top_k: r.top_k,
-        top_p: r.top_p.unwrap_or(current.top_p),
-        min_p: r.min_p.unwrap_or(current.min_p),
-        repetition_penalty: r.repetition_penalty.unwrap_or(current.repetition_penalty),
-        frequency_penalty: r.frequency_penalty.unwrap_or(current.frequency_penalty),
-        presence_penalty: r.presence_penalty.unwrap_or(current.presence_penalty),
-        max_new_tokens: r.max_new_tokens,
+/// What a saved session says of the settings: its system prompt (none clears it) and its
+/// sampling (a field saved as unset keeps the current value).
+pub fn session_patch(session: &Session) -> SettingsPatch {
+    let r = &session.sampling;
+    SettingsPatch {
+        system_prompt: Some(session.system_prompt.clone().unwrap_or_default()),
+        sampling: SamplingPatch {
+            temperature: r.temperature,
+            top_k: Some(r.top_k.unwrap_or(0)),
+            top_p: r.top_p,
+            min_p: r.min_p,
+            repetition_penalty: r.repetition_penalty,
+            frequency_penalty: r.frequency_penalty,
+            presence_penalty: r.presence_penalty,
+            max_new_tokens: Some(r.max_new_tokens),
+        },
+        ..SettingsPatch::default()
     }
 }
 
@@ -247,8 +255,7 @@ pub(super) fn restore(state: &mut AppState, session: Session) -> Vec<Effect> {
         let turn = state.transcript.push(speaker, m.text.clone(), status);
         state.session.messages.insert(turn, m.id);
     }
-    state.system = session.system_prompt.clone();
-    state.sampling = sampling_settings(&session.sampling, &state.sampling);
+    state.settings.apply(&session_patch(&session));
     state.session.id = Some(session.id.clone());
     state.session.model = Some(session.model.clone());
     state.notice = Some(format!(

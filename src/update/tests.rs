@@ -11,9 +11,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::update;
 use crate::effect::Effect;
-use crate::engine::{EngineCommand, EngineEvent, FinishReason, SamplingSettings, Usage};
+use crate::engine::{EngineCommand, EngineEvent, FinishReason, Usage};
 use crate::keymap::Keymap;
 use crate::msg::Msg;
+use crate::settings::Settings;
 use crate::state::{AppState, ModelPhase, Speaker, TurnStatus};
 
 /// The effects other than session saving (which `tests/saving.rs` checks on its own).
@@ -22,7 +23,7 @@ pub fn chat_only(effects: Vec<Effect>) -> Vec<Effect> {
 }
 
 pub fn fresh() -> AppState {
-    AppState::new("tiny".into(), Keymap::default(), None, SamplingSettings::default())
+    AppState::new("tiny".into(), Keymap::default(), Settings::default())
 }
 
 fn key(code: KeyCode) -> Msg {

@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use gemma_tui::engine::source::HubEnv;
 use gemma_tui::engine::{
-    self, ChatMessage, ChatRequest, DeviceChoice, EngineCommand, EngineEvent, EngineHandle, FinishReason, LoadOptions,
-    LoadedModel, ModelSpec, SamplingSettings, TokenTranscript, Usage,
+    self, ChatMessage, ChatRequest, DeviceChoice, EngineCommand, EngineEvent, EngineHandle, FinishReason, LoadedModel,
+    ModelSpec, Quantization, SamplingSettings, TokenTranscript, Usage,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -38,10 +39,12 @@ pub fn fixture_copy(name: &str) -> PathBuf {
     dir
 }
 
-pub fn cpu_options() -> LoadOptions {
-    LoadOptions {
+/// Loads the folder `dir` on the CPU, unquantized: the exact (f32) mode.
+pub fn load_on_cpu(dir: PathBuf) -> EngineCommand {
+    EngineCommand::Load {
+        spec: ModelSpec::Dir(dir),
         device: DeviceChoice::Cpu,
-        ..Default::default()
+        quantization: Quantization::None,
     }
 }
 
@@ -61,8 +64,8 @@ pub async fn next_event(events: &mut UnboundedReceiver<EngineEvent>) -> EngineEv
 
 /// Spawns a worker and loads `dir`; returns the load error message on failure.
 pub async fn try_load(dir: &Path) -> Result<Engine, String> {
-    let (handle, mut events) = engine::spawn(cpu_options());
-    handle.send(EngineCommand::Load(ModelSpec::Dir(dir.to_path_buf())));
+    let (handle, mut events) = engine::spawn(HubEnv::default());
+    handle.send(load_on_cpu(dir.to_path_buf()));
     loop {
         match next_event(&mut events).await {
             EngineEvent::Loaded(info) => {

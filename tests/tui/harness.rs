@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use gemma_tui::app::{run_loop, App, Io};
-use gemma_tui::engine::{EngineCommand, EngineEvent, FinishReason, SamplingSettings, Usage};
+use gemma_tui::engine::{EngineCommand, EngineEvent, FinishReason, Usage};
 use gemma_tui::keymap::Keymap;
 use gemma_tui::msg::Msg;
+use gemma_tui::settings::Settings;
 use gemma_tui::state::{AppState, ModelPhase, TurnStatus};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -110,7 +111,7 @@ async fn run(tokens: usize, every: Duration, later: Vec<(Duration, Msg)>) -> Run
     let (command_tx, command_rx) = unbounded_channel();
     let (event_tx, mut events) = unbounded_channel();
     let (msg_tx, mut msgs) = unbounded_channel();
-    let mut state = AppState::new("fake".into(), Keymap::default(), None, SamplingSettings::default());
+    let mut state = AppState::new("fake".into(), Keymap::default(), Settings::default());
     state.model.phase = ModelPhase::Ready;
     let mut app = App::new(
         state,

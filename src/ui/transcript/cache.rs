@@ -57,6 +57,14 @@ impl Default for TranscriptCache {
     }
 }
 
+/// The transcript's area and how answers are drawn in it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct View {
+    pub width: u16,
+    pub height: usize,
+    pub style: BodyStyle,
+}
+
 /// What a frame shows of the transcript.
 pub(super) struct Layout {
     pub viewport: Viewport,
@@ -88,9 +96,16 @@ impl TranscriptCache {
     }
 
     /// Lays out `turns` in a view `height` rows tall and `width` wide, rendering what shows.
-    pub(super) fn layout(&mut self, turns: &[Turn], width: u16, height: usize, scroll: Scroll) -> Layout {
+    pub(super) fn layout(&mut self, turns: &[Turn], view: View, scroll: Scroll) -> Layout {
+        let View { width, height, style } = view;
         let now = self.clock.unwrap_or_else(Instant::now);
         self.pending = false;
+        if style != self.style {
+            // The settings changed how answers are drawn: every rendered turn is stale.
+            self.style = style;
+            self.rendered.clear();
+            self.estimates.clear();
+        }
         self.forget_other_widths_and_turns(turns, width);
         let mut heights: Vec<usize> = turns.iter().map(|t| self.height_of(t)).collect();
         let top = match scroll {

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 
 use crate::markdown::{self, CodeTheme};
 use crate::sanitize::sanitize;
+use crate::settings::Look;
 use crate::state::{Speaker, Turn, TurnStatus};
 use crate::ui::wrap::wrap_words;
 
@@ -24,7 +25,17 @@ pub enum BodyStyle {
 
 impl Default for BodyStyle {
     fn default() -> Self {
-        Self::Markdown(CodeTheme::default())
+        Self::from(Look::default())
+    }
+}
+
+impl From<Look> for BodyStyle {
+    fn from(look: Look) -> Self {
+        if look.markdown {
+            Self::Markdown(look.code_theme)
+        } else {
+            Self::Plain
+        }
     }
 }
 

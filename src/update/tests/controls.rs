@@ -183,6 +183,22 @@ fn the_model_command_asks_for_a_load() {
     let effects = update(&mut s, key(KeyCode::Enter));
     assert!(matches!(&effects[..], [Effect::LoadModel(name)] if name == "gemma-2-2b"));
     assert!(s.transcript.is_empty());
+
+    // The driver found it: the load carries the settings' device and quantization.
+    s.settings.quantization = crate::engine::Quantization::Q6K;
+    let spec = crate::engine::ModelSpec::Repo("google/gemma-2-2b-it".into());
+    let effects = update(
+        &mut s,
+        Msg::ModelChosen {
+            name: "gemma-2-2b".into(),
+            spec: spec.clone(),
+        },
+    );
+    assert!(
+        matches!(&effects[..], [Effect::Engine(crate::engine::EngineCommand::Load { spec: loaded, device: crate::engine::DeviceChoice::Auto, quantization: crate::engine::Quantization::Q6K })] if *loaded == spec),
+        "{effects:?}"
+    );
+    assert_eq!(s.settings.model, "gemma-2-2b");
 }
 
 #[test]

@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use super::{ctrl, finished, fresh, key, send, token, typed};
 use crate::effect::{Effect, StoreRequest};
+use crate::engine::sampling::SamplingPatch;
 use crate::engine::{EngineEvent, FinishReason, SamplingSettings};
 use crate::msg::{Msg, StoreMsg};
+use crate::settings::SettingsPatch;
 use crate::state::{AppState, Speaker, TurnStatus};
 use crate::store::{
     FinishRecord, MessageId, MessageRecord, OpenReport, ReadOnlyReason, Role, SamplingRecord, Session, StoreEvent,
@@ -45,7 +47,7 @@ fn send_writes(state: &mut AppState, text: &str) -> Vec<WriteOp> {
 #[test]
 fn the_first_send_creates_the_session_then_saves_the_message_and_begins_the_answer() {
     let mut s = fresh();
-    s.system = Some("be brief".into());
+    s.settings.system_prompt = Some("be brief".into());
     let ops = send_writes(&mut s, "What is Rust?\nAnd why?");
     let [WriteOp::CreateSession { id, new, .. }, WriteOp::AppendUser { session, text, .. }, WriteOp::BeginAnswer {
         session: answer_session,
@@ -331,9 +333,10 @@ fn opening_a_saved_session_restores_transcript_settings_and_continues_it() {
             (Speaker::Model, "cut off", TurnStatus::Stopped),
         ]
     );
-    assert_eq!(s.system.as_deref(), Some("talk like a pirate"));
-    assert_eq!((s.sampling.temperature, s.sampling.top_k), (0.7, Some(40)));
-    assert_eq!(s.sampling.max_new_tokens, 77);
+    assert_eq!(s.settings.system_prompt.as_deref(), Some("talk like a pirate"));
+    let sampling = &s.settings.sampling;
+    assert_eq!((sampling.temperature, sampling.top_k), (0.7, Some(40)));
+    assert_eq!(sampling.max_new_tokens, 77);
 
     // The next message continues the same session, with the model in use and the whole
     // transcript sent.
@@ -350,6 +353,34 @@ fn opening_a_saved_session_restores_transcript_settings_and_continues_it() {
         _ => None,
     });
     assert_eq!(sent, Some(5));
+}
+
+#[test]
+fn flags_given_with_resume_override_the_saved_settings_and_are_saved_with_the_session() {
+    let mut s = fresh();
+    update(&mut s, Msg::Store(StoreMsg::Opened(saved_session())));
+    let no_change = update(&mut s, Msg::ApplySettings(SettingsPatch::default()));
+    assert!(writes(&no_change).is_empty(), "nothing changed, nothing written");
+    let flags = SettingsPatch {
+        system_prompt: Some("new prompt".into()),
+        sampling: SamplingPatch {
+            temperature: Some(0.9),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let ops = writes(&update(&mut s, Msg::ApplySettings(flags)));
+    let [WriteOp::SetSystemPrompt { prompt, .. }, WriteOp::SetSampling { sampling, .. }] = &ops[..] else {
+        panic!("{ops:?}")
+    };
+    assert_eq!(prompt.as_deref(), Some("new prompt"));
+    assert_eq!(sampling.temperature, Some(0.9));
+    assert_eq!(
+        sampling.top_k,
+        Some(40),
+        "what the flags do not name is kept from the session"
+    );
+    assert_eq!(s.settings.sampling.temperature, 0.9);
 }
 
 #[test]

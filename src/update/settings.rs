@@ -1,0 +1,45 @@
+//! Settings changes: a model to load, a patch of settings to use from now on. A change of
+//! sampling or system prompt applies to the next answer without reloading, and is saved with
+//! the session; a change of model, device or quantization is a load.
+
+use crate::effect::{Effect, StoreRequest};
+use crate::engine::ModelSpec;
+use crate::settings::SettingsPatch;
+use crate::state::AppState;
+use crate::store::WriteOp;
+
+use super::save::sampling_record;
+
+/// Loads `spec` (which the user called `name`) with the current device and quantization.
+pub(super) fn load_model(state: &mut AppState, name: String, spec: ModelSpec) -> Vec<Effect> {
+    state.settings.model = name;
+    state.model.name = spec.display_name();
+    state.notice = Some(format!("loading {}…", spec.display_name()));
+    vec![Effect::Engine(state.settings.load_command(spec))]
+}
+
+/// Uses `patch` from now on. What it changes of the system prompt and sampling is written to
+/// the session, so a resumed session keeps answering the same way.
+pub(super) fn apply(state: &mut AppState, patch: &SettingsPatch) -> Vec<Effect> {
+    let before = state.settings.clone();
+    state.settings.apply(patch);
+    let Some(session) = state.session.id.clone().filter(|_| !state.session.unavailable) else {
+        return Vec::new();
+    };
+    let mut effects = Vec::new();
+    if state.settings.system_prompt != before.system_prompt {
+        effects.push(Effect::Store(StoreRequest::Write(WriteOp::SetSystemPrompt {
+            session: session.clone(),
+            prompt: state.settings.system_prompt.clone(),
+            at: 0,
+        })));
+    }
+    if state.settings.sampling != before.sampling {
+        effects.push(Effect::Store(StoreRequest::Write(WriteOp::SetSampling {
+            session,
+            sampling: sampling_record(&state.settings.sampling),
+            at: 0,
+        })));
+    }
+    effects
+}
