@@ -71,6 +71,7 @@ async fn chat(start: Start, keymap: Keymap) -> Result<(), String> {
     std::thread::spawn(crate::markdown::warm_up);
     let mut state = AppState::new(model.display_name(), keymap, settings);
     state.model.phase = ModelPhase::Resolving;
+    update::show_caveats(&mut state);
 
     let guard = terminal::enter(state.mouse_capture).map_err(|e| format!("cannot set up the terminal: {e}"))?;
     let mut screen =

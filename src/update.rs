@@ -22,6 +22,7 @@ pub use chat::MODEL_COMMAND;
 pub use keys::human_bytes;
 pub use save::{sampling_record, session_patch, store_opened, store_unavailable, title_from, CHECKPOINT_EVERY};
 pub use sessions::SEARCH_LIMIT;
+pub use settings::show_caveats;
 
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     match msg {

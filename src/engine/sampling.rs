@@ -5,10 +5,11 @@
 //! This module owns validation and the translation to `mistralrs::SamplingParams`; it must not
 //! know about prompts or streaming.
 
+mod fields;
+
 use serde::{Deserialize, Serialize};
 
-/// Largest answer anyone can ask for; the context budget lowers it further per model.
-pub const MAX_NEW_TOKENS_LIMIT: u32 = 8192;
+pub use fields::{Bound, FieldSpec, SamplingField, FIELDS};
 
 /// The sampling knobs of one request. `temperature == 0` means greedy decoding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,69 +108,38 @@ pub struct InvalidSetting {
     pub rule: &'static str,
 }
 
-fn check(field: &'static str, value: f64, ok: bool, rule: &'static str) -> Result<(), InvalidSetting> {
-    if value.is_finite() && ok {
-        Ok(())
-    } else {
-        Err(InvalidSetting {
-            field,
-            value: value.to_string(),
-            rule,
-        })
-    }
-}
-
 impl SamplingSettings {
-    /// Checks every field; the first bad one is reported by name.
+    /// Checks every field against the table; the first bad one is reported by name.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        let t = self.temperature;
-        check(
-            "temperature",
-            t,
-            (0.0..=5.0).contains(&t),
-            "must be between 0 (greedy) and 5",
-        )?;
-        let p = self.top_p;
-        check(
-            "top_p",
-            p,
-            p > 0.0 && p <= 1.0,
-            "must be greater than 0 and at most 1 (1 = off)",
-        )?;
-        let m = self.min_p;
-        check(
-            "min_p",
-            m,
-            (0.0..1.0).contains(&m),
-            "must be at least 0 (off) and below 1",
-        )?;
-        let r = self.repetition_penalty;
-        check(
-            "repetition_penalty",
-            r,
-            r > 0.0 && r <= 10.0,
-            "must be greater than 0 and at most 10 (1 = off)",
-        )?;
-        let f = self.frequency_penalty;
-        check(
-            "frequency_penalty",
-            f,
-            (-2.0..=2.0).contains(&f),
-            "must be between -2 and 2 (0 = off)",
-        )?;
-        let q = self.presence_penalty;
-        check(
-            "presence_penalty",
-            q,
-            (-2.0..=2.0).contains(&q),
-            "must be between -2 and 2 (0 = off)",
-        )?;
-        if self.max_new_tokens == 0 || self.max_new_tokens > MAX_NEW_TOKENS_LIMIT {
-            return Err(InvalidSetting {
-                field: "max_new_tokens",
-                value: self.max_new_tokens.to_string(),
-                rule: "must be between 1 and 8192",
-            });
+        SamplingField::all().try_for_each(|f| f.check(self.get(f)))
+    }
+
+    /// A field's value as a number (top-k off is 0).
+    pub fn get(&self, field: SamplingField) -> f64 {
+        match field {
+            SamplingField::Temperature => self.temperature,
+            SamplingField::TopK => f64::from(self.top_k.unwrap_or(0)),
+            SamplingField::TopP => self.top_p,
+            SamplingField::MinP => self.min_p,
+            SamplingField::RepetitionPenalty => self.repetition_penalty,
+            SamplingField::FrequencyPenalty => self.frequency_penalty,
+            SamplingField::PresencePenalty => self.presence_penalty,
+            SamplingField::MaxNewTokens => f64::from(self.max_new_tokens),
+        }
+    }
+
+    /// Sets a field if the table allows `value`; otherwise says why not and changes nothing.
+    pub fn set(&mut self, field: SamplingField, value: f64) -> Result<(), InvalidSetting> {
+        field.check(value)?;
+        match field {
+            SamplingField::Temperature => self.temperature = value,
+            SamplingField::TopK => self.top_k = (value >= 1.0).then_some(value as u32),
+            SamplingField::TopP => self.top_p = value,
+            SamplingField::MinP => self.min_p = value,
+            SamplingField::RepetitionPenalty => self.repetition_penalty = value,
+            SamplingField::FrequencyPenalty => self.frequency_penalty = value,
+            SamplingField::PresencePenalty => self.presence_penalty = value,
+            SamplingField::MaxNewTokens => self.max_new_tokens = value as u32,
         }
         Ok(())
     }
@@ -178,29 +148,23 @@ impl SamplingSettings {
         self.temperature == 0.0
     }
 
-    /// Settings that will have no effect as set, in words for the user. Shown where the user
-    /// sets them (stderr in headless mode, the settings pane in the TUI) rather than dropped.
+    /// Settings that will have no effect as set, and what sampling cannot promise, in words
+    /// for the user. Shown where the user sets them (stderr in headless mode, a notice in the
+    /// chat screen, the settings pane) rather than dropped. Read from the field table.
     pub fn caveats(&self) -> Vec<String> {
         let mut notes = Vec::new();
-        if self.is_greedy() {
-            let mut idle = Vec::new();
-            if self.top_k.is_some_and(|k| k > 0) {
-                idle.push("top-k");
-            }
-            if self.top_p < 1.0 {
-                idle.push("top-p");
-            }
-            if self.min_p > 0.0 {
-                idle.push("min-p");
-            }
-            if !idle.is_empty() {
-                notes.push(format!(
-                    "{} only shape sampling and have no effect while temperature is 0 (greedy)",
-                    idle.join(", ")
-                ));
-            }
-        } else {
-            notes.push("mistral.rs 0.8.1 has no per-request seed: sampled answers differ from run to run".to_string());
+        let idle: Vec<String> = SamplingField::all()
+            .filter(|f| f.idle_reason(self).is_some())
+            .map(|f| f.spec().label.to_lowercase())
+            .collect();
+        if !idle.is_empty() {
+            notes.push(format!(
+                "{} only shape sampling and have no effect while temperature is 0 (greedy)",
+                idle.join(", ")
+            ));
+        }
+        if !self.is_greedy() {
+            notes.extend(SamplingField::Temperature.spec().engine_note.map(String::from));
         }
         notes
     }

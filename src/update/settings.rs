@@ -23,6 +23,9 @@ pub(super) fn load_model(state: &mut AppState, name: String, spec: ModelSpec) ->
 pub(super) fn apply(state: &mut AppState, patch: &SettingsPatch) -> Vec<Effect> {
     let before = state.settings.clone();
     state.settings.apply(patch);
+    if state.settings.sampling != before.sampling {
+        show_caveats(state);
+    }
     let Some(session) = state.session.id.clone().filter(|_| !state.session.unavailable) else {
         return Vec::new();
     };
@@ -42,4 +45,13 @@ pub(super) fn apply(state: &mut AppState, patch: &SettingsPatch) -> Vec<Effect> 
         })));
     }
     effects
+}
+
+/// Says in the status line which sampling settings will have no effect as set (the same notes
+/// headless mode prints on stderr).
+pub fn show_caveats(state: &mut AppState) {
+    let caveats = state.settings.sampling.caveats();
+    if !caveats.is_empty() {
+        state.notice = Some(format!("note: {}", caveats.join("; ")));
+    }
 }

@@ -256,3 +256,19 @@ fn editing_keys_move_by_grapheme_and_word() {
     update(&mut s, ctrl('u'));
     assert!(s.input.is_empty());
 }
+
+#[test]
+fn a_setting_with_no_effect_is_said_in_the_chat_screen_too() {
+    let mut s = fresh();
+    let patch = crate::settings::SettingsPatch {
+        sampling: crate::engine::sampling::SamplingPatch {
+            top_k: Some(40),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    update(&mut s, Msg::ApplySettings(patch));
+    let notice = s.notice.clone().unwrap_or_default();
+    assert!(notice.contains("top-k") && notice.contains("greedy"), "{notice}");
+    assert_eq!(s.settings.sampling.top_k, Some(40), "kept, only flagged");
+}
