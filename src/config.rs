@@ -2,13 +2,13 @@
 //! over both. `config.example.toml` at the top of the repo documents every key and is tested to
 //! equal the defaults, so the two cannot drift apart.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::sampling::SamplingPatch;
 use crate::engine::{DeviceChoice, Quantization, SamplingSettings};
+use crate::keymap::KeyOverrides;
 use crate::markdown::CodeTheme;
 use crate::settings::{Look, Settings, SettingsPatch};
 
@@ -18,9 +18,9 @@ pub struct Config {
     pub model: ModelConfig,
     pub sampling: SamplingSettings,
     pub chat: ChatConfig,
-    /// Key overrides for the chat screen: action name -> chords (see `keymap`). An action named
-    /// here loses its default chords.
-    pub keys: BTreeMap<String, Vec<String>>,
+    /// Key overrides: action name -> chords for the chat screen and the global keys, and a
+    /// table per pane (`[keys.sessions]`). An action named here loses its default chords.
+    pub keys: KeyOverrides,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,7 +177,10 @@ mod tests {
     #[test]
     fn key_overrides_are_checked_when_read() {
         let config = Config::parse("[keys]\nquit = [\"ctrl-x\"]\n").unwrap();
-        assert_eq!(config.keys["quit"], vec!["ctrl-x".to_string()]);
+        assert_eq!(
+            config.keys["quit"],
+            crate::keymap::KeyBinding::Chords(vec!["ctrl-x".to_string()])
+        );
         let err = Config::parse("[keys]\nquit = [\"hyper-x\"]\n").unwrap_err();
         assert!(err.contains("[keys] quit") && err.contains("hyper-x"), "{err}");
     }

@@ -1,243 +1,52 @@
-//! Keys as data: which chord triggers which [`Action`], the defaults embedded here, the user's
-//! `[keys]` table merged over them per action, and the rows of the help overlay.
+//! Keys as data: which chord triggers which [`Action`] in which [`Layer`], the defaults (one
+//! table in `actions`), the user's `[keys]` table merged over them per action (`[keys]` for the
+//! chat screen and the global keys, `[keys.sessions]` for the sessions pane), and the rows of
+//! the help overlay.
 //!
 //! It owns chord parsing and display and the lookup of a key event. It must not perform an
 //! action or know about state beyond the one rule that a plain character bound to an action
 //! fires only while the input is empty (otherwise nobody could type that character).
 
+mod actions;
+mod chord;
+
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
+use serde::{Deserialize, Serialize};
 
-/// Everything a key can do. The snake_case name is the config key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Action {
-    Send,
-    Newline,
-    Stop,
-    Regenerate,
-    EditLast,
-    CopyAnswer,
-    CopyCode,
-    ScrollUp,
-    ScrollDown,
-    PageUp,
-    PageDown,
-    Top,
-    Bottom,
-    ToggleMouse,
-    Help,
-    Sessions,
-    Quit,
-    Interrupt,
-    Suspend,
-    CaretLeft,
-    CaretRight,
-    CaretUp,
-    CaretDown,
-    LineStart,
-    LineEnd,
-    WordLeft,
-    WordRight,
-    DeleteBack,
-    DeleteForward,
-    DeleteWordBack,
-    ClearInput,
+use actions::DEFAULTS;
+pub use actions::{Action, Layer, Section};
+pub use chord::Chord;
+
+/// One entry of the config's `[keys]` table: an action's chords, or a pane's own table of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KeyBinding {
+    Chords(Vec<String>),
+    Pane(BTreeMap<String, Vec<String>>),
 }
 
-/// Where an action is listed in the help overlay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Section {
-    Chat,
-    Scroll,
-    Edit,
-    App,
-}
+/// The config's `[keys]` table.
+pub type KeyOverrides = BTreeMap<String, KeyBinding>;
 
-impl Section {
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::Chat => "Chat",
-            Self::Scroll => "Scroll",
-            Self::Edit => "Editing",
-            Self::App => "Application",
-        }
-    }
-}
+/// The panes whose keys have a table of their own.
+const PANE_LAYERS: &[Layer] = &[Layer::Sessions];
 
-/// Name, default chords, section and one-line description of every action, in overlay order.
-#[rustfmt::skip]
-const DEFAULTS: &[(Action, &str, &[&str], Section, &str)] = &[
-    (Action::Send, "send", &["enter"], Section::Chat, "send the message"),
-    (Action::Newline, "newline", &["ctrl-j", "shift-enter", "alt-enter"], Section::Chat, "new line in the message"),
-    (Action::Stop, "stop", &["esc"], Section::Chat, "stop the answer, keep its text; close a banner"),
-    (Action::Regenerate, "regenerate", &["ctrl-r"], Section::Chat, "answer the last message again"),
-    (Action::EditLast, "edit_last", &["ctrl-e"], Section::Chat, "edit the last message and resend it"),
-    (Action::CopyAnswer, "copy_answer", &["ctrl-y"], Section::Chat, "copy the last answer"),
-    (Action::CopyCode, "copy_code", &["alt-y"], Section::Chat, "copy a code block of the last answer"),
-    (Action::ScrollUp, "scroll_up", &["ctrl-up", "shift-up"], Section::Scroll, "scroll up a line (or the mouse wheel)"),
-    (Action::ScrollDown, "scroll_down", &["ctrl-down", "shift-down"], Section::Scroll, "scroll down a line"),
-    (Action::PageUp, "page_up", &["pageup"], Section::Scroll, "scroll up a page"),
-    (Action::PageDown, "page_down", &["pagedown"], Section::Scroll, "scroll down a page"),
-    (Action::Top, "top", &["ctrl-home"], Section::Scroll, "go to the first message"),
-    (Action::Bottom, "bottom", &["ctrl-end"], Section::Scroll, "go to the newest text and follow it"),
-    (Action::ToggleMouse, "toggle_mouse", &["f2", "alt-m"], Section::App, "mouse capture on/off (off: select text)"),
-    (Action::Help, "help", &["f1", "?"], Section::App, "this help"),
-    (Action::Sessions, "sessions", &["ctrl-o"], Section::App, "saved sessions: open, search, manage"),
-    (Action::Quit, "quit", &["ctrl-q"], Section::App, "quit (asks again if the message box holds text)"),
-    (Action::Interrupt, "interrupt", &["ctrl-c"], Section::App, "stop the answer; twice quits"),
-    (Action::Suspend, "suspend", &["ctrl-z"], Section::App, "suspend to the shell (`fg` resumes)"),
-    (Action::CaretLeft, "left", &["left"], Section::Edit, "caret left"),
-    (Action::CaretRight, "right", &["right"], Section::Edit, "caret right"),
-    (Action::CaretUp, "up", &["up"], Section::Edit, "caret up a line"),
-    (Action::CaretDown, "down", &["down"], Section::Edit, "caret down a line"),
-    (Action::LineStart, "line_start", &["home", "ctrl-a"], Section::Edit, "start of the line"),
-    (Action::LineEnd, "line_end", &["end"], Section::Edit, "end of the line"),
-    (Action::WordLeft, "word_left", &["ctrl-left", "alt-b"], Section::Edit, "previous word"),
-    (Action::WordRight, "word_right", &["ctrl-right", "alt-f"], Section::Edit, "next word"),
-    (Action::DeleteBack, "delete_back", &["backspace"], Section::Edit, "delete the character before the caret"),
-    (Action::DeleteForward, "delete_forward", &["delete"], Section::Edit, "delete the character after the caret"),
-    (Action::DeleteWordBack, "delete_word_back", &["ctrl-w", "alt-backspace"], Section::Edit, "delete the word before the caret"),
-    (Action::ClearInput, "clear_input", &["ctrl-u"], Section::Edit, "clear the message box"),
-];
-
-impl Action {
-    fn entry(self) -> &'static (Action, &'static str, &'static [&'static str], Section, &'static str) {
-        // Every action has exactly one row; the test `every_action_has_a_row` guards this.
-        DEFAULTS.iter().find(|row| row.0 == self).unwrap_or(&DEFAULTS[0])
-    }
-    pub fn name(self) -> &'static str {
-        self.entry().1
-    }
-    pub fn description(self) -> &'static str {
-        self.entry().4
-    }
-    pub fn section(self) -> Section {
-        self.entry().3
-    }
-    pub fn from_name(name: &str) -> Option<Self> {
-        DEFAULTS.iter().find(|row| row.1 == name).map(|row| row.0)
-    }
-}
-
-/// A key with its modifiers, as written in the config (`ctrl-q`, `shift-enter`, `f1`, `?`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Chord {
-    pub code: KeyCode,
-    pub mods: KeyModifiers,
-}
-
-impl Chord {
-    /// The chord of a key event. Shift is folded into characters (`?` arrives as Shift+`?`).
-    pub fn from_event(key: &KeyEvent) -> Self {
-        let relevant = KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT;
-        let mut mods = key.modifiers & relevant;
-        let code = match key.code {
-            KeyCode::Char(c) => {
-                mods.remove(KeyModifiers::SHIFT);
-                // Ctrl+Shift+Q arrives as `Q`; a binding says `ctrl-q`.
-                if mods.is_empty() {
-                    KeyCode::Char(c)
-                } else {
-                    KeyCode::Char(c.to_ascii_lowercase())
-                }
-            }
-            other => other,
-        };
-        Self { code, mods }
-    }
-
-    /// Whether this is a character typed without Ctrl or Alt: such a binding yields to typing.
-    pub fn is_plain_char(&self) -> bool {
-        matches!(self.code, KeyCode::Char(_)) && !self.mods.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-    }
-
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = || format!("unknown key `{text}`: write chords like ctrl-q, alt-enter, shift-up, f1, pageup, ?");
-        let (mut mods, mut rest) = (KeyModifiers::NONE, text);
-        // A chord ending in `-` (`ctrl--`) binds the minus key itself.
-        while let Some((head, tail)) = rest.split_once('-').filter(|(_, tail)| !tail.is_empty()) {
-            mods |= match head.to_ascii_lowercase().as_str() {
-                "ctrl" | "control" => KeyModifiers::CONTROL,
-                "alt" | "meta" | "option" => KeyModifiers::ALT,
-                "shift" => KeyModifiers::SHIFT,
-                _ => return Err(bad()),
-            };
-            rest = tail;
-        }
-        let code = parse_key(rest).ok_or_else(bad)?;
-        let key = KeyEvent::new(code, mods);
-        Ok(Self::from_event(&key))
-    }
-}
-
-fn parse_key(name: &str) -> Option<KeyCode> {
-    let mut chars = name.chars();
-    if let (Some(c), None) = (chars.next(), chars.next()) {
-        return Some(KeyCode::Char(c));
-    }
-    let lower = name.to_ascii_lowercase();
-    Some(match lower.as_str() {
-        "enter" | "return" => KeyCode::Enter,
-        "esc" | "escape" => KeyCode::Esc,
-        "tab" => KeyCode::Tab,
-        "backtab" => KeyCode::BackTab,
-        "backspace" => KeyCode::Backspace,
-        "delete" | "del" => KeyCode::Delete,
-        "insert" => KeyCode::Insert,
-        "up" => KeyCode::Up,
-        "down" => KeyCode::Down,
-        "left" => KeyCode::Left,
-        "right" => KeyCode::Right,
-        "home" => KeyCode::Home,
-        "end" => KeyCode::End,
-        "pageup" | "pgup" => KeyCode::PageUp,
-        "pagedown" | "pgdn" => KeyCode::PageDown,
-        "space" => KeyCode::Char(' '),
-        f if f.starts_with('f') => KeyCode::F(f[1..].parse().ok().filter(|n| (1..=24).contains(n))?),
-        _ => return None,
-    })
-}
-
-impl fmt::Display for Chord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (flag, name) in [
-            (KeyModifiers::CONTROL, "Ctrl+"),
-            (KeyModifiers::ALT, "Alt+"),
-            (KeyModifiers::SHIFT, "Shift+"),
-        ] {
-            if self.mods.contains(flag) {
-                f.write_str(name)?;
-            }
-        }
-        match self.code {
-            KeyCode::Char(' ') => f.write_str("Space"),
-            KeyCode::Char(c) if self.mods.is_empty() => write!(f, "{c}"),
-            KeyCode::Char(c) => write!(f, "{}", c.to_ascii_uppercase()),
-            KeyCode::F(n) => write!(f, "F{n}"),
-            KeyCode::PageUp => f.write_str("PgUp"),
-            KeyCode::PageDown => f.write_str("PgDn"),
-            KeyCode::Backspace => f.write_str("Backspace"),
-            other => write!(f, "{other:?}"),
-        }
-    }
-}
-
-/// The merged keymap: chord -> action, plus each action's chords for the overlay.
+/// The merged keymap: (layer, chord) -> action.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Keymap {
-    by_chord: HashMap<Chord, Action>,
+    by_chord: HashMap<(Layer, Chord), Action>,
 }
 
 impl Default for Keymap {
     fn default() -> Self {
         let mut by_chord = HashMap::new();
-        for (action, _, chords, _, _) in DEFAULTS {
-            for chord in *chords {
+        for b in DEFAULTS {
+            for chord in b.chords {
                 // The defaults are tested to parse.
                 if let Ok(chord) = Chord::parse(chord) {
-                    by_chord.insert(chord, *action);
+                    by_chord.insert((b.layer, chord), b.action);
                 }
             }
         }
@@ -247,35 +56,71 @@ impl Default for Keymap {
 
 impl Keymap {
     /// The defaults with the user's `[keys]` table over them. An action named there loses its
-    /// default chords; a chord named there is taken from whichever action had it.
-    pub fn with_overrides(overrides: &BTreeMap<String, Vec<String>>) -> Result<Self, String> {
+    /// default chords; a chord named there is taken from whichever action of that layer had it.
+    pub fn with_overrides(overrides: &KeyOverrides) -> Result<Self, String> {
         let mut map = Self::default();
-        for (name, chords) in overrides {
-            let action = Action::from_name(name).ok_or_else(|| {
-                let names: Vec<&str> = DEFAULTS.iter().map(|row| row.1).collect();
-                format!("[keys] unknown action `{name}`: the actions are {}", names.join(", "))
-            })?;
-            map.by_chord.retain(|_, a| *a != action);
-            for text in chords {
-                let chord = Chord::parse(text).map_err(|e| format!("[keys] {name}: {e}"))?;
-                map.by_chord.insert(chord, action);
+        for (name, entry) in overrides {
+            match entry {
+                KeyBinding::Chords(chords) => map.rebind("[keys]", &[Layer::Global, Layer::Chat], name, chords)?,
+                KeyBinding::Pane(table) => {
+                    let layer = PANE_LAYERS
+                        .iter()
+                        .find(|l| l.table() == Some(name.as_str()))
+                        .ok_or_else(|| {
+                            let panes: Vec<&str> = PANE_LAYERS.iter().filter_map(|l| l.table()).collect();
+                            format!(
+                                "[keys.{name}]: no such pane; the panes with keys are {}",
+                                panes.join(", ")
+                            )
+                        })?;
+                    let place = format!("[keys.{name}]");
+                    for (action, chords) in table {
+                        map.rebind(&place, &[*layer], action, chords)?;
+                    }
+                }
             }
         }
         Ok(map)
     }
 
-    /// The action for a key, if any. `input_empty` decides plain-character bindings.
-    pub fn action(&self, key: &KeyEvent, input_empty: bool) -> Option<Action> {
+    fn rebind(&mut self, place: &str, layers: &[Layer], name: &str, chords: &[String]) -> Result<(), String> {
+        let binding = actions::find(layers, name).ok_or_else(|| {
+            let names: Vec<&str> = DEFAULTS
+                .iter()
+                .filter(|b| layers.contains(&b.layer))
+                .map(|b| b.name)
+                .collect();
+            format!("{place} unknown action `{name}`: the actions are {}", names.join(", "))
+        })?;
+        let (layer, action) = (binding.layer, binding.action);
+        self.by_chord.retain(|(l, _), a| !(*l == layer && *a == action));
+        for text in chords {
+            let chord = Chord::parse(text).map_err(|e| format!("{place} {name}: {e}"))?;
+            self.by_chord.insert((layer, chord), action);
+        }
+        Ok(())
+    }
+
+    /// The action for a key in `layer`, if any. `input_empty` decides plain-character bindings.
+    pub fn action(&self, layer: Layer, key: &KeyEvent, input_empty: bool) -> Option<Action> {
         let chord = Chord::from_event(key);
         if chord.is_plain_char() && !input_empty {
             return None;
         }
-        self.by_chord.get(&chord).copied()
+        self.by_chord.get(&(layer, chord)).copied()
     }
 
-    /// Chords bound to `action`, in a stable order for display.
-    pub fn chords(&self, action: Action) -> Vec<Chord> {
-        let defaults = action.entry().2;
+    /// Quit, interrupt or suspend: decided before any pane or overlay sees the key.
+    pub fn global(&self, key: &KeyEvent) -> Option<Action> {
+        self.by_chord.get(&(Layer::Global, Chord::from_event(key))).copied()
+    }
+
+    /// Chords bound to `action` in `layer`, in a stable order for display.
+    pub fn chords(&self, layer: Layer, action: Action) -> Vec<Chord> {
+        let defaults = DEFAULTS
+            .iter()
+            .find(|b| b.layer == layer && b.action == action)
+            .map_or(&[][..], |b| b.chords);
         let rank = |c: &Chord| {
             defaults
                 .iter()
@@ -285,16 +130,17 @@ impl Keymap {
         let mut chords: Vec<Chord> = self
             .by_chord
             .iter()
-            .filter(|(_, a)| **a == action)
-            .map(|(c, _)| *c)
+            .filter(|((l, _), a)| *l == layer && **a == action)
+            .map(|((_, c), _)| *c)
             .collect();
         chords.sort_by_key(|c| (rank(c), c.to_string()));
         chords
     }
 
-    /// The first chord of `action` as text, for hints ("F1 help"); `fallback` if unbound.
+    /// The first chord of `action` (in the layer of its first row) as text, for hints
+    /// ("F1 help"); `fallback` if unbound.
     pub fn hint(&self, action: Action, fallback: &str) -> String {
-        self.chords(action)
+        self.chords(actions::binding(action).layer, action)
             .first()
             .map_or_else(|| fallback.to_string(), Chord::to_string)
     }
@@ -302,16 +148,16 @@ impl Keymap {
     /// Help overlay rows by section: (section, [(keys, description)]).
     pub fn help_rows(&self) -> Vec<(Section, Vec<(String, &'static str)>)> {
         let mut sections: Vec<(Section, Vec<(String, &'static str)>)> = Vec::new();
-        for (action, _, _, section, description) in DEFAULTS {
-            let keys: Vec<String> = self.chords(*action).iter().map(Chord::to_string).collect();
+        for b in DEFAULTS {
+            let keys: Vec<String> = self.chords(b.layer, b.action).iter().map(Chord::to_string).collect();
             let keys = if keys.is_empty() {
                 "(unbound)".to_string()
             } else {
                 keys.join(" / ")
             };
-            match sections.iter_mut().find(|(s, _)| s == section) {
-                Some((_, rows)) => rows.push((keys, description)),
-                None => sections.push((*section, vec![(keys, description)])),
+            match sections.iter_mut().find(|(s, _)| *s == b.section) {
+                Some((_, rows)) => rows.push((keys, b.description)),
+                None => sections.push((b.section, vec![(keys, b.description)])),
             }
         }
         sections
@@ -321,7 +167,7 @@ impl Keymap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossterm::event::KeyEventKind;
+    use crossterm::event::{KeyCode, KeyEventKind, KeyModifiers};
 
     fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, mods)
@@ -329,71 +175,123 @@ mod tests {
 
     #[test]
     fn every_default_parses_and_every_action_has_a_row() {
-        for (action, name, chords, _, _) in DEFAULTS {
-            assert_eq!(Action::from_name(name), Some(*action));
-            for chord in *chords {
+        for b in DEFAULTS {
+            let same_table = match b.layer {
+                Layer::Global | Layer::Chat => vec![Layer::Global, Layer::Chat],
+                other => vec![other],
+            };
+            assert_eq!(
+                actions::find(&same_table, b.name).map(|f| f.action),
+                Some(b.action),
+                "{}",
+                b.name
+            );
+            for chord in b.chords {
                 Chord::parse(chord).unwrap();
             }
         }
-        assert_eq!(DEFAULTS.len(), Action::ClearInput as usize + 1);
+        for n in 0..=Action::Search as usize {
+            assert!(DEFAULTS.iter().any(|b| b.action as usize == n), "action {n} has no row");
+        }
+    }
+
+    #[test]
+    fn each_layer_has_its_own_keys_and_global_keys_work_in_all() {
+        let map = Keymap::default();
+        let n = key(KeyCode::Char('n'), KeyModifiers::NONE);
+        assert_eq!(map.action(Layer::Sessions, &n, true), Some(Action::NewChat));
+        assert_eq!(map.action(Layer::Chat, &n, true), None);
+        let up = key(KeyCode::Up, KeyModifiers::NONE);
+        assert_eq!(map.action(Layer::Sessions, &up, true), Some(Action::ListUp));
+        assert_eq!(map.action(Layer::Chat, &up, true), Some(Action::CaretUp));
+        let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(map.global(&ctrl_c), Some(Action::Interrupt));
+        assert_eq!(map.global(&up), None);
+    }
+
+    #[test]
+    fn a_pane_table_rebinds_that_panes_keys_only() {
+        let overrides: KeyOverrides = toml::from_str("quit = [\"ctrl-x\"]\n[sessions]\nnew = [\"ctrl-n\"]\n").unwrap();
+        let map = Keymap::with_overrides(&overrides).unwrap();
+        let ctrl_n = key(KeyCode::Char('n'), KeyModifiers::CONTROL);
+        assert_eq!(map.action(Layer::Sessions, &ctrl_n, false), Some(Action::NewChat));
+        let n = key(KeyCode::Char('n'), KeyModifiers::NONE);
+        assert_eq!(map.action(Layer::Sessions, &n, true), None, "the default chord is gone");
+        assert_eq!(
+            map.global(&key(KeyCode::Char('x'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        let rows = map.help_rows();
+        let pane = rows
+            .iter()
+            .find(|(s, _)| *s == Section::SessionsPane)
+            .expect("pane section");
+        assert!(pane
+            .1
+            .iter()
+            .any(|(keys, what)| keys == "Ctrl+N" && what.contains("new chat")));
+        let bad: KeyOverrides = toml::from_str("[sessions]\nnwe = [\"n\"]\n").unwrap();
+        let err = Keymap::with_overrides(&bad).unwrap_err();
+        assert!(
+            err.contains("[keys.sessions]") && err.contains("nwe") && err.contains("rename"),
+            "{err}"
+        );
+        let bad: KeyOverrides = toml::from_str("[setings]\nx = [\"n\"]\n").unwrap();
+        assert!(Keymap::with_overrides(&bad).unwrap_err().contains("setings"));
     }
 
     #[test]
     fn lookups_fold_shift_into_characters() {
         let map = Keymap::default();
         assert_eq!(
-            map.action(&key(KeyCode::Char('?'), KeyModifiers::SHIFT), true),
+            map.action(Layer::Chat, &key(KeyCode::Char('?'), KeyModifiers::SHIFT), true),
             Some(Action::Help)
         );
-        assert_eq!(map.action(&key(KeyCode::Char('?'), KeyModifiers::SHIFT), false), None);
         assert_eq!(
-            map.action(
-                &key(KeyCode::Char('Q'), KeyModifiers::CONTROL | KeyModifiers::SHIFT),
-                false
-            ),
+            map.action(Layer::Chat, &key(KeyCode::Char('?'), KeyModifiers::SHIFT), false),
+            None
+        );
+        assert_eq!(
+            map.global(&key(KeyCode::Char('Q'), KeyModifiers::CONTROL | KeyModifiers::SHIFT)),
             Some(Action::Quit)
         );
         assert_eq!(
-            map.action(&key(KeyCode::Char('j'), KeyModifiers::CONTROL), false),
+            map.action(Layer::Chat, &key(KeyCode::Char('j'), KeyModifiers::CONTROL), false),
             Some(Action::Newline)
         );
         assert_eq!(
-            map.action(&key(KeyCode::Enter, KeyModifiers::SHIFT), false),
+            map.action(Layer::Chat, &key(KeyCode::Enter, KeyModifiers::SHIFT), false),
             Some(Action::Newline)
         );
         assert_eq!(
-            map.action(&key(KeyCode::Enter, KeyModifiers::NONE), false),
+            map.action(Layer::Chat, &key(KeyCode::Enter, KeyModifiers::NONE), false),
             Some(Action::Send)
         );
         let mut release = key(KeyCode::Enter, KeyModifiers::NONE);
         release.kind = KeyEventKind::Release; // the caller filters kinds; the map does not care
-        assert_eq!(map.action(&release, false), Some(Action::Send));
+        assert_eq!(map.action(Layer::Chat, &release, false), Some(Action::Send));
     }
 
     #[test]
     fn overrides_replace_an_actions_chords_and_steal_the_chord() {
-        let mut keys = BTreeMap::new();
-        keys.insert("regenerate".to_string(), vec!["ctrl-g".to_string()]);
-        keys.insert("quit".to_string(), vec!["ctrl-r".to_string(), "ctrl-q".to_string()]);
+        let keys: KeyOverrides = toml::from_str("regenerate = [\"ctrl-g\"]\nstop = [\"ctrl-r\", \"esc\"]\n").unwrap();
         let map = Keymap::with_overrides(&keys).unwrap();
         assert_eq!(
-            map.action(&key(KeyCode::Char('g'), KeyModifiers::CONTROL), false),
+            map.action(Layer::Chat, &key(KeyCode::Char('g'), KeyModifiers::CONTROL), false),
             Some(Action::Regenerate)
         );
         assert_eq!(
-            map.action(&key(KeyCode::Char('r'), KeyModifiers::CONTROL), false),
-            Some(Action::Quit)
+            map.action(Layer::Chat, &key(KeyCode::Char('r'), KeyModifiers::CONTROL), false),
+            Some(Action::Stop)
         );
         assert_eq!(map.hint(Action::Regenerate, "-"), "Ctrl+G");
     }
 
     #[test]
     fn bad_overrides_name_the_action_and_the_chord() {
-        let mut keys = BTreeMap::new();
-        keys.insert("quitt".to_string(), vec!["ctrl-q".to_string()]);
+        let keys: KeyOverrides = toml::from_str("quitt = [\"ctrl-q\"]").unwrap();
         assert!(Keymap::with_overrides(&keys).unwrap_err().contains("quitt"));
-        let mut keys = BTreeMap::new();
-        keys.insert("quit".to_string(), vec!["ctl-q".to_string()]);
+        let keys: KeyOverrides = toml::from_str("quit = [\"ctl-q\"]").unwrap();
         let err = Keymap::with_overrides(&keys).unwrap_err();
         assert!(err.contains("quit") && err.contains("ctl-q"), "{err}");
     }

@@ -51,6 +51,18 @@ pub struct CodePick {
     pub count: usize,
 }
 
+/// What is drawn over the chat screen and takes its keys. One at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    /// The keys, scrolled down `scroll` rows (it can be taller than a small terminal).
+    Help {
+        scroll: u16,
+    },
+    Sessions(SessionsPane),
+    /// The copy-code key found several blocks in the last answer: the next key picks one.
+    CodePick(CodePick),
+}
+
 /// A second press is needed to quit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuitArm {
@@ -69,9 +81,8 @@ pub struct AppState {
     pub next_gen_id: GenId,
     pub scroll: Scroll,
     pub viewport: Viewport,
-    pub help_open: bool,
-    /// Rows the help overlay is scrolled down (it can be taller than a small terminal).
-    pub help_scroll: u16,
+    /// The overlay over the chat screen, if one is open: it gets the keys first.
+    pub overlay: Option<Overlay>,
     /// An error that stays until dismissed (Esc) or replaced.
     pub banner: Option<String>,
     /// A short note in the status line, cleared by the next key.
@@ -87,10 +98,6 @@ pub struct AppState {
     pub should_quit: bool,
     /// Which saved session the transcript is, and what of it is saved.
     pub session: SessionLink,
-    /// The sessions overlay, when open.
-    pub sessions_pane: Option<SessionsPane>,
-    /// The copy-code key found several blocks in the last answer: the next key picks one.
-    pub code_pick: Option<CodePick>,
 }
 
 impl AppState {
@@ -104,8 +111,7 @@ impl AppState {
             next_gen_id: 1,
             scroll: Scroll::Follow,
             viewport: Viewport::default(),
-            help_open: false,
-            help_scroll: 0,
+            overlay: None,
             banner: None,
             notice: None,
             quit_armed: None,
@@ -116,8 +122,35 @@ impl AppState {
             settings,
             should_quit: false,
             session: SessionLink::new(IdSource::random()),
-            sessions_pane: None,
-            code_pick: None,
+        }
+    }
+
+    pub fn sessions_pane(&self) -> Option<&SessionsPane> {
+        match &self.overlay {
+            Some(Overlay::Sessions(pane)) => Some(pane),
+            _ => None,
+        }
+    }
+
+    pub fn sessions_pane_mut(&mut self) -> Option<&mut SessionsPane> {
+        match &mut self.overlay {
+            Some(Overlay::Sessions(pane)) => Some(pane),
+            _ => None,
+        }
+    }
+
+    /// How far the help overlay is scrolled, if it is open.
+    pub fn help_scroll(&self) -> Option<u16> {
+        match self.overlay {
+            Some(Overlay::Help { scroll }) => Some(scroll),
+            _ => None,
+        }
+    }
+
+    pub fn code_pick(&self) -> Option<CodePick> {
+        match self.overlay {
+            Some(Overlay::CodePick(pick)) => Some(pick),
+            _ => None,
         }
     }
 

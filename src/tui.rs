@@ -1,7 +1,6 @@
 //! The chat screen's entry: start the engine, set up the terminal, forward terminal input and
 //! signals as messages, run the driver, and put the terminal back however it ends.
 
-use std::collections::BTreeMap;
 use std::io;
 
 use crossterm::event::{Event, EventStream, MouseEventKind};
@@ -15,7 +14,7 @@ use crate::clipboard::Clipboard;
 use crate::effect::StoreRequest;
 use crate::engine::source::HubEnv;
 use crate::engine::{self, EngineCommand, EngineHandle, ModelSpec};
-use crate::keymap::Keymap;
+use crate::keymap::{KeyOverrides, Keymap};
 use crate::msg::{Msg, StoreMsg};
 use crate::paths::Paths;
 use crate::sessions_cli::SessionsStart;
@@ -39,7 +38,7 @@ pub struct Start {
     /// The flags alone: given with `--resume`, they win over the session's saved settings.
     pub flags: SettingsPatch,
     /// The config file's `[keys]` overrides.
-    pub keys: BTreeMap<String, Vec<String>>,
+    pub keys: KeyOverrides,
     pub model: ModelSpec,
     pub hub: HubEnv,
     pub sessions: SessionsStart,

@@ -18,7 +18,7 @@ pub mod wrap;
 use ratatui::layout::{Constraint, Layout};
 use ratatui::Frame;
 
-use crate::state::{AppState, Viewport};
+use crate::state::{AppState, Overlay, Viewport};
 
 pub use transcript::{BodyStyle, TranscriptCache, STREAM_INTERVAL};
 
@@ -39,11 +39,11 @@ pub fn render(state: &AppState, cache: &mut TranscriptCache, frame: &mut Frame) 
     let viewport = transcript::draw(state, cache, frame, body);
     input::draw(state, frame, message);
     status::draw(state, frame, status);
-    if state.sessions_pane.is_some() {
-        sessions::draw(state, frame, area);
-    }
-    if state.help_open {
-        help::draw(state, frame, area);
+    match &state.overlay {
+        Some(Overlay::Sessions(_)) => sessions::draw(state, frame, area),
+        Some(Overlay::Help { .. }) => help::draw(state, frame, area),
+        // The code pick is asked in the status line.
+        Some(Overlay::CodePick(_)) | None => {}
     }
     viewport
 }

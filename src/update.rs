@@ -29,7 +29,7 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         Msg::Key(key) => keys::on_key(state, key),
         Msg::Paste(text) => {
             disarm(state);
-            if state.sessions_pane.is_some() {
+            if state.sessions_pane().is_some() {
                 return sessions::on_paste(state, &text);
             }
             keys::on_paste(state, &text);

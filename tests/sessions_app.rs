@@ -127,7 +127,7 @@ async fn a_checkpointed_answer_is_on_disk_mid_stream_and_complete_after_finishin
         .expect("the list arrives")
         .expect("a reply");
     app.step(reply);
-    let pane = app.state.sessions_pane.as_ref().expect("the pane is open");
+    let pane = app.state.sessions_pane().expect("the pane is open");
     let titles: Vec<&str> = pane.rows().iter().map(|r| r.title()).collect();
     assert_eq!(titles, vec!["tell me"]);
     assert_eq!(app.io.sent.len(), 1, "one chat request");
@@ -193,6 +193,6 @@ async fn searches_typed_over_are_skipped_and_the_newest_answers() {
         }
     }
     assert_eq!(found, vec![("pla".to_string(), 1)], "only the newest search ran");
-    let pane = app.state.sessions_pane.as_ref().expect("open");
+    let pane = app.state.sessions_pane().expect("open");
     assert_eq!(pane.rows().len(), 1);
 }

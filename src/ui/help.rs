@@ -42,7 +42,7 @@ pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
         Style::new().fg(Color::DarkGray),
     )));
     lines.push(Line::from(Span::styled(
-        "/model NAME loads another model. Keys are set in the [keys] table of config.toml.",
+        "/model NAME loads another model; keys: [keys] and [keys.sessions] in config.toml.",
         Style::new().fg(Color::DarkGray),
     )));
     let width = (area.width.saturating_sub(4)).min(100);
@@ -57,7 +57,7 @@ pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
     // counted before wrapping: a wrapped row or two may stay below a tiny window's edge.
     let inner = height.saturating_sub(2);
     let max_scroll = (lines.len() as u16).saturating_sub(inner);
-    let scroll = state.help_scroll.min(max_scroll);
+    let scroll = state.help_scroll().unwrap_or(0).min(max_scroll);
     let title = if max_scroll > 0 {
         format!(" Keys ({}/{} ↑↓) ", scroll + inner.min(lines.len() as u16), lines.len())
     } else {

@@ -62,7 +62,7 @@ pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
 }
 
 fn place_cursor(state: &AppState, frame: &mut Frame, inner: Rect, (row, col): (usize, usize)) {
-    if state.help_open {
+    if state.help_scroll().is_some() {
         return;
     }
     let x = inner.x + (col as u16).min(inner.width.saturating_sub(1));

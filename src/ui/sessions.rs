@@ -10,12 +10,13 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
+use crate::keymap::{Action, Keymap, Layer};
 use crate::sanitize::sanitize;
 use crate::state::{AppState, PaneMode, PaneRow, SessionsPane};
 use crate::store::{format_utc, SearchHit, SessionSummary, SNIPPET_END, SNIPPET_START};
 
 pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
-    let Some(pane) = &state.sessions_pane else { return };
+    let Some(pane) = state.sessions_pane() else { return };
     let width = area.width.saturating_sub(4).min(110);
     let height = area.height.saturating_sub(2).min(30);
     let spot = Rect {
@@ -36,7 +37,7 @@ pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(search_line(pane)), search);
     let current = state.session.id.as_ref();
     frame.render_widget(Paragraph::new(list_lines(pane, current, list)), list);
-    let footer_text = footer_line(pane);
+    let footer_text = footer_line(pane, &state.keymap);
     frame.render_widget(Paragraph::new(footer_text.clone()), footer);
     place_cursor(pane, frame, search, footer, &footer_text);
 }
@@ -182,37 +183,53 @@ fn snippet_spans(snippet: &str) -> Vec<Span<'static>> {
     spans
 }
 
-fn footer_line(pane: &SessionsPane) -> Line<'static> {
+/// The pane's keys as the keymap has them (`[keys.sessions]` may have rebound them).
+fn footer_line(pane: &SessionsPane, keymap: &Keymap) -> Line<'static> {
     let key = Style::new().fg(Color::Cyan);
-    let keys = |pairs: &[(&str, &str)]| {
+    let keys = |pairs: &[(String, &str)]| {
         let mut spans = Vec::new();
         for (i, (k, what)) in pairs.iter().enumerate() {
             if i > 0 {
                 spans.push(Span::styled(" · ", dim()));
             }
-            spans.push(Span::styled(k.to_string(), key));
+            spans.push(Span::styled(k.clone(), key));
             spans.push(Span::raw(format!(" {what}")));
         }
         Line::from(spans)
     };
+    let bound = |pairs: &[(Action, &'static str)]| -> Vec<(String, &'static str)> {
+        pairs
+            .iter()
+            .filter_map(|(action, what)| {
+                let chord = keymap.chords(Layer::Sessions, *action).first()?.to_string();
+                Some((chord, *what))
+            })
+            .collect()
+    };
     match &pane.mode {
-        PaneMode::Browse => keys(&[
-            ("Enter", "open"),
-            ("/", "search"),
-            ("n", "new"),
-            ("r", "rename"),
-            ("d", "delete"),
-            ("c", "duplicate"),
-            ("Esc", "close"),
-        ]),
-        PaneMode::Search => keys(&[("Enter", "open"), ("↑↓", "choose"), ("Esc", "clear the search")]),
+        PaneMode::Browse => keys(&bound(&[
+            (Action::Open, "open"),
+            (Action::Search, "search"),
+            (Action::NewChat, "new"),
+            (Action::Rename, "rename"),
+            (Action::Delete, "delete"),
+            (Action::Duplicate, "duplicate"),
+            (Action::Close, "close"),
+        ])),
+        PaneMode::Search => keys(&bound(&[
+            (Action::Open, "open"),
+            (Action::ListDown, "next"),
+            (Action::Close, "clear the search"),
+        ])),
         PaneMode::Rename { title, .. } => {
             let mut line = Line::from(vec![
                 Span::styled(NEW_TITLE, key),
                 Span::raw(sanitize(title).into_owned()),
                 Span::raw("   "),
             ]);
-            line.spans.extend(keys(&[("Enter", "save"), ("Esc", "cancel")]).spans);
+            // Typing a title is text entry: Enter and Esc are fixed there.
+            line.spans
+                .extend(keys(&[("Enter".into(), "save"), ("Esc".into(), "cancel")]).spans);
             line
         }
         PaneMode::ConfirmDelete { title, .. } => Line::from(vec![

@@ -139,7 +139,7 @@ fn korean_and_emoji_conversation() {
 fn help_overlay() {
     let mut s = ready();
     update(&mut s, Msg::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
-    insta::assert_snapshot!(shot(&mut s, 90, 48).backend());
+    insta::assert_snapshot!(shot(&mut s, 90, 64).backend());
 }
 
 #[test]
@@ -157,10 +157,10 @@ fn help_scrolls_in_a_small_terminal_and_any_other_key_closes_it() {
         "scrolled to the end:\n{text}"
     );
     update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE)));
-    assert_eq!(s.help_scroll, 0);
+    assert_eq!(s.help_scroll(), Some(0), "Home goes to the top, the help stays open");
     update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE)));
     assert!(
-        !s.help_open && s.input.is_empty(),
+        s.help_scroll().is_none() && s.input.is_empty(),
         "the key closed the help and was not typed"
     );
 }
@@ -235,7 +235,7 @@ fn no_size_panics() {
     );
     type_text(&mut s, "draft\nwith lines\n한");
     for help in [false, true] {
-        s.help_open = help;
+        s.overlay = help.then_some(crate::state::Overlay::Help { scroll: 0 });
         for width in 0..28 {
             for height in 0..12 {
                 shot(&mut s, width, height);

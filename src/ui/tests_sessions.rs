@@ -123,3 +123,26 @@ fn the_pane_draws_at_any_small_size_without_panicking() {
         shot(&s, w, h);
     }
 }
+
+#[test]
+fn the_footer_shows_the_panes_keys_as_rebound() {
+    let mut s = with_pane();
+    let keys: crate::keymap::KeyOverrides = toml::from_str("[sessions]\nnew = [\"ctrl-n\"]\n").expect("toml");
+    s.keymap = Keymap::with_overrides(&keys).expect("keymap");
+    let text = screen(&shot(&s, 120, 16));
+    assert!(text.contains("Ctrl+N new"), "{text}");
+    update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::NONE)));
+    assert!(
+        s.sessions_pane().is_some_and(|p| p.query == "n"),
+        "a plain n now searches"
+    );
+    update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+    update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL)),
+    );
+    assert!(
+        s.sessions_pane().is_none(),
+        "Ctrl+N started a new chat and closed the pane"
+    );
+}

@@ -8,7 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::markdown::code_blocks;
 use crate::sanitize::sanitize;
-use crate::state::{AppState, CodePick, Generation, QuitArm, Speaker, TurnStatus};
+use crate::state::{AppState, CodePick, Generation, Overlay, QuitArm, Speaker, TurnStatus};
 use crate::store::FinishRecord;
 
 /// `/model NAME` in the message box loads another model (a preset, repo id or folder).
@@ -175,7 +175,7 @@ pub(super) fn copy_code(state: &mut AppState) -> Vec<Effect> {
         }
         1 => copy_block(state, turn_id, 1),
         count => {
-            state.code_pick = Some(CodePick { turn: turn_id, count });
+            state.overlay = Some(Overlay::CodePick(CodePick { turn: turn_id, count }));
             state.notice = Some(format!(
                 "copy which code block? press its number 1–{} (Enter: the last, Esc: cancel)",
                 count.min(9)

@@ -4,59 +4,69 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::{chat, disarm, scroll, sessions};
 use crate::effect::Effect;
-use crate::keymap::Action;
+use crate::keymap::{Action, Layer};
 use crate::state::input::MAX_PASTE_BYTES;
-use crate::state::AppState;
+use crate::state::{AppState, Overlay};
 
 pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
     // Windows reports presses and releases; other platforms report presses only.
     if key.kind == KeyEventKind::Release {
         return Vec::new();
     }
-    let action = state.keymap.action(&key, state.input.is_empty());
-    if !matches!(action, Some(Action::Quit | Action::Interrupt)) {
-        disarm(state);
-    }
-    if state.help_open {
-        return on_help_key(state, &key, action);
-    }
-    if state.sessions_pane.is_some() {
-        return sessions::on_key(state, key, action);
-    }
-    if let Some(pick) = state.code_pick.take() {
-        if let Some(effects) = chat::pick_code(state, pick, &key) {
-            return effects;
+    // Quit, interrupt and suspend are decided once, before any overlay sees the key.
+    if let Some(action) = state.keymap.global(&key) {
+        if state.code_pick().is_some() {
+            state.overlay = None;
         }
+        if action == Action::Suspend {
+            disarm(state);
+        }
+        return on_action(state, action);
     }
-    if !matches!(action, Some(Action::Quit | Action::Interrupt)) {
-        state.notice = None;
+    disarm(state);
+    match &state.overlay {
+        Some(Overlay::Help { scroll }) => {
+            let scroll = *scroll;
+            on_help_key(state, &key, scroll);
+            Vec::new()
+        }
+        Some(Overlay::Sessions(_)) => sessions::on_key(state, key),
+        Some(Overlay::CodePick(pick)) => {
+            let pick = *pick;
+            state.overlay = None;
+            // Not a pick: the key cancels the pick and then acts as usual.
+            chat::pick_code(state, pick, &key).unwrap_or_else(|| on_chat_key(state, &key))
+        }
+        None => on_chat_key(state, &key),
     }
-    match action {
+}
+
+fn on_chat_key(state: &mut AppState, key: &KeyEvent) -> Vec<Effect> {
+    state.notice = None;
+    match state.keymap.action(Layer::Chat, key, state.input.is_empty()) {
         Some(action) => on_action(state, action),
         None => {
-            type_key(state, &key);
+            type_key(state, key);
             Vec::new()
         }
     }
 }
 
-/// The help overlay takes every key: arrows and pages scroll it, quitting still works, any
-/// other key closes it.
-fn on_help_key(state: &mut AppState, key: &KeyEvent, action: Option<Action>) -> Vec<Effect> {
+/// The help overlay takes every key: arrows and pages scroll it, any other key closes it.
+fn on_help_key(state: &mut AppState, key: &KeyEvent, scroll: u16) {
     let page = state.viewport.height.max(2) as u16 / 2;
-    match (key.code, action) {
-        (_, Some(action @ (Action::Quit | Action::Interrupt | Action::Suspend))) => return on_action(state, action),
-        (KeyCode::Up, _) => state.help_scroll = state.help_scroll.saturating_sub(1),
-        (KeyCode::Down, _) => state.help_scroll = state.help_scroll.saturating_add(1),
-        (KeyCode::PageUp, _) => state.help_scroll = state.help_scroll.saturating_sub(page),
-        (KeyCode::PageDown, _) => state.help_scroll = state.help_scroll.saturating_add(page),
-        (KeyCode::Home, _) => state.help_scroll = 0,
+    let scroll = match key.code {
+        KeyCode::Up => scroll.saturating_sub(1),
+        KeyCode::Down => scroll.saturating_add(1),
+        KeyCode::PageUp => scroll.saturating_sub(page),
+        KeyCode::PageDown => scroll.saturating_add(page),
+        KeyCode::Home => 0,
         _ => {
-            state.help_open = false;
-            state.help_scroll = 0;
+            state.overlay = None;
+            return;
         }
-    }
-    Vec::new()
+    };
+    state.overlay = Some(Overlay::Help { scroll });
 }
 
 pub(super) fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
@@ -72,7 +82,7 @@ pub(super) fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Suspend => vec![Effect::Suspend],
         Action::Sessions => sessions::open_pane(state),
         Action::Help => {
-            state.help_open = true;
+            state.overlay = Some(Overlay::Help { scroll: 0 });
             Vec::new()
         }
         Action::ToggleMouse => {
@@ -166,8 +176,8 @@ fn type_key(state: &mut AppState, key: &KeyEvent) {
 
 pub(super) fn on_paste(state: &mut AppState, text: &str) {
     state.notice = None;
-    if state.help_open {
-        state.help_open = false;
+    if state.help_scroll().is_some() {
+        state.overlay = None;
     }
     let inserted = state.input.insert(text, MAX_PASTE_BYTES);
     if inserted.dropped_bytes > 0 {

@@ -2,17 +2,17 @@
 //! through it, search, open a session, new / rename / delete (after y) / duplicate, and what
 //! the store reports (lists, hits, a loaded session, saving failing or recovering).
 //!
-//! Keys inside the pane are fixed rather than in the keymap: they are a small modal vocabulary
-//! shown in the pane's own footer. Plain letters are commands only while no search is typed
-//! (the same rule as the keymap's plain keys); any other character starts a search.
+//! The pane's keys are the keymap's `Sessions` layer (`[keys.sessions]` rebinds them). Plain
+//! letters are commands only while no search is typed (the keymap's plain-key rule); any other
+//! character starts a search. Typing a new title and the y of "delete?" are text, not keys.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::save;
 use crate::effect::{Effect, StoreRequest};
-use crate::keymap::Action;
+use crate::keymap::{Action, Layer};
 use crate::msg::StoreMsg;
-use crate::state::{AppState, PaneMode, SessionsPane};
+use crate::state::{AppState, Overlay, PaneMode, SessionsPane};
 use crate::store::{StoreEvent, WriteOp};
 
 /// Search results asked for at most.
@@ -27,23 +27,23 @@ pub(super) fn open_pane(state: &mut AppState) -> Vec<Effect> {
     if state.session.unavailable {
         pane.list = Some(Vec::new());
         pane.error = Some("sessions are not being saved in this window (see the banner)".into());
-        state.sessions_pane = Some(pane);
+        state.overlay = Some(Overlay::Sessions(pane));
         return Vec::new();
     }
-    state.sessions_pane = Some(pane);
+    state.overlay = Some(Overlay::Sessions(pane));
     vec![ask(StoreRequest::List)]
 }
 
-/// Every key while the pane is open. Quit, interrupt and suspend still work.
-pub(super) fn on_key(state: &mut AppState, key: KeyEvent, action: Option<Action>) -> Vec<Effect> {
-    if let Some(action @ (Action::Quit | Action::Interrupt | Action::Suspend)) = action {
-        return super::keys::on_action(state, action);
-    }
-    let Some(pane) = state.sessions_pane.as_ref() else {
+/// Every key while the pane is open (quit, interrupt and suspend were handled before).
+pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
+    let Some(mode) = state.sessions_pane().map(|p| p.mode.clone()) else {
         return Vec::new();
     };
     state.notice = None;
-    match pane.mode.clone() {
+    let action = state
+        .keymap
+        .action(Layer::Sessions, &key, matches!(mode, PaneMode::Browse));
+    match mode {
         PaneMode::Rename { id, title } => on_rename_key(state, key, id, title),
         PaneMode::ConfirmDelete { id, title } => on_confirm_key(state, key, id, title),
         PaneMode::Search => on_search_key(state, key, action),
@@ -52,20 +52,20 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent, action: Option<Action>
 }
 
 fn pane(state: &mut AppState) -> Option<&mut SessionsPane> {
-    state.sessions_pane.as_mut()
+    state.sessions_pane_mut()
 }
 
-/// Keys that move the selection in any list mode; true if `key` was one.
-fn moved(state: &mut AppState, key: &KeyEvent) -> bool {
+/// Moves the selection if `action` is a move; true if it was.
+fn moved(state: &mut AppState, action: Option<Action>) -> bool {
     let Some(p) = pane(state) else { return false };
     let last = p.rows().len().saturating_sub(1);
-    p.selected = match key.code {
-        KeyCode::Up => p.selected.saturating_sub(1),
-        KeyCode::Down => (p.selected + 1).min(last),
-        KeyCode::PageUp => p.selected.saturating_sub(10),
-        KeyCode::PageDown => (p.selected + 10).min(last),
-        KeyCode::Home => 0,
-        KeyCode::End => last,
+    p.selected = match action {
+        Some(Action::ListUp) => p.selected.saturating_sub(1),
+        Some(Action::ListDown) => (p.selected + 1).min(last),
+        Some(Action::ListPageUp) => p.selected.saturating_sub(10),
+        Some(Action::ListPageDown) => (p.selected + 10).min(last),
+        Some(Action::ListFirst) => 0,
+        Some(Action::ListLast) => last,
         _ => return false,
     };
     true
@@ -78,45 +78,47 @@ fn plain_char(key: &KeyEvent) -> Option<char> {
     }
 }
 
+fn close(state: &mut AppState) -> Vec<Effect> {
+    state.overlay = None;
+    Vec::new()
+}
+
 fn on_browse_key(state: &mut AppState, key: KeyEvent, action: Option<Action>) -> Vec<Effect> {
-    if moved(state, &key) {
+    if moved(state, action) {
         return Vec::new();
     }
-    if key.code == KeyCode::Esc || action == Some(Action::Sessions) {
-        state.sessions_pane = None;
-        return Vec::new();
-    }
-    if key.code == KeyCode::Enter {
-        return open_selected(state);
-    }
-    match plain_char(&key) {
-        Some('n') => new_chat(state),
-        Some('r') => start_rename(state),
-        Some('d') => start_delete(state),
-        Some('c') => duplicate(state),
-        Some('/') => {
+    match action {
+        Some(Action::Close) => close(state),
+        Some(Action::Open) => open_selected(state),
+        Some(Action::NewChat) => new_chat(state),
+        Some(Action::Rename) => start_rename(state),
+        Some(Action::Delete) => start_delete(state),
+        Some(Action::Duplicate) => duplicate(state),
+        Some(Action::Search) => {
             if let Some(p) = pane(state) {
                 p.mode = PaneMode::Search;
             }
             Vec::new()
         }
-        Some(c) => {
-            if let Some(p) = pane(state) {
-                p.mode = PaneMode::Search;
+        _ => match plain_char(&key) {
+            Some(c) => {
+                if let Some(p) = pane(state) {
+                    p.mode = PaneMode::Search;
+                }
+                edit_query(state, |q| q.push(c))
             }
-            edit_query(state, |q| q.push(c))
-        }
-        None => Vec::new(),
+            None => Vec::new(),
+        },
     }
 }
 
 fn on_search_key(state: &mut AppState, key: KeyEvent, action: Option<Action>) -> Vec<Effect> {
-    if moved(state, &key) {
+    if moved(state, action) {
         return Vec::new();
     }
-    match key.code {
-        KeyCode::Enter => open_selected(state),
-        KeyCode::Esc => {
+    match action {
+        Some(Action::Open) => open_selected(state),
+        Some(Action::Close) => {
             if let Some(p) = pane(state) {
                 p.query.clear();
                 p.hits.clear();
@@ -125,13 +127,9 @@ fn on_search_key(state: &mut AppState, key: KeyEvent, action: Option<Action>) ->
             }
             Vec::new()
         }
-        KeyCode::Backspace => edit_query(state, |q| {
+        _ if key.code == KeyCode::Backspace => edit_query(state, |q| {
             q.pop();
         }),
-        _ if action == Some(Action::Sessions) => {
-            state.sessions_pane = None;
-            Vec::new()
-        }
         _ => match plain_char(&key) {
             Some(c) => edit_query(state, |q| q.push(c)),
             None => Vec::new(),
@@ -164,8 +162,7 @@ fn chat_replaceable(state: &mut AppState, doing: &str) -> bool {
 
 fn open_selected(state: &mut AppState) -> Vec<Effect> {
     let Some(id) = state
-        .sessions_pane
-        .as_ref()
+        .sessions_pane()
         .and_then(|p| p.selected_row().map(|r| r.session_id().clone()))
     else {
         return Vec::new();
@@ -181,13 +178,13 @@ fn new_chat(state: &mut AppState) -> Vec<Effect> {
         return Vec::new();
     }
     save::clear_chat(state);
-    state.sessions_pane = None;
+    state.overlay = None;
     state.notice = Some("new chat: it is saved once you send the first message".into());
     vec![Effect::SetTitle("gemma-tui".into())]
 }
 
 fn selected(state: &AppState) -> Option<(crate::store::SessionId, String)> {
-    let row = state.sessions_pane.as_ref()?.selected_row()?;
+    let row = state.sessions_pane()?.selected_row()?;
     Some((row.session_id().clone(), row.title().to_string()))
 }
 
@@ -327,7 +324,9 @@ pub(super) fn on_store(state: &mut AppState, msg: StoreMsg) -> Vec<Effect> {
             if !chat_replaceable(state, "open the session") {
                 return Vec::new();
             }
-            state.sessions_pane = None;
+            if state.sessions_pane().is_some() {
+                state.overlay = None;
+            }
             return save::restore(state, session);
         }
         StoreMsg::ReadFailed { what, message } => {

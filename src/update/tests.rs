@@ -328,10 +328,10 @@ fn copy_code_asks_which_block_and_copies_it_as_written() {
     );
     update(&mut s, alt_y());
     assert!(update(&mut s, key(KeyCode::Char('7'))).is_empty());
-    assert!(s.code_pick.is_none() && s.input.is_empty(), "a wrong number cancels");
+    assert!(s.code_pick().is_none() && s.input.is_empty(), "a wrong number cancels");
     update(&mut s, alt_y());
     assert!(update(&mut s, key(KeyCode::Esc)).is_empty());
-    assert!(s.code_pick.is_none());
+    assert!(s.code_pick().is_none());
 }
 
 #[test]

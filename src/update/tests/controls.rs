@@ -150,15 +150,15 @@ fn quitting_during_an_answer_cancels_it_first_and_keeps_the_text() {
 fn help_opens_on_f1_or_question_mark_in_an_empty_box_and_any_key_closes_it() {
     let mut s = fresh();
     update(&mut s, key(KeyCode::F(1)));
-    assert!(s.help_open);
+    assert!(s.help_scroll().is_some());
     update(&mut s, key(KeyCode::Char('x')));
-    assert!(!s.help_open);
+    assert!(s.help_scroll().is_none());
     assert!(s.input.is_empty(), "the closing key is not typed");
     update(&mut s, key(KeyCode::Char('?')));
-    assert!(s.help_open);
+    assert!(s.help_scroll().is_some());
     update(&mut s, key(KeyCode::Esc));
     typed(&mut s, "why?");
-    assert!(!s.help_open);
+    assert!(s.help_scroll().is_none());
     assert_eq!(s.input.text(), "why?");
 }
 

@@ -46,7 +46,7 @@ fn listed() -> AppState {
     let mut s = fresh();
     let effects = update(&mut s, ctrl('o'));
     assert_eq!(requests(&effects), vec![StoreRequest::List]);
-    assert!(s.sessions_pane.as_ref().is_some_and(|p| p.list.is_none()), "loading");
+    assert!(s.sessions_pane().is_some_and(|p| p.list.is_none()), "loading");
     update(
         &mut s,
         Msg::Store(StoreMsg::Listed(vec![summary("aaaa", "Cats"), summary("bbbb", "Dogs")])),
@@ -59,11 +59,7 @@ fn arrows_move_and_enter_asks_to_open_the_selected_session() {
     let mut s = listed();
     update(&mut s, key(KeyCode::Down));
     update(&mut s, key(KeyCode::Down));
-    assert_eq!(
-        s.sessions_pane.as_ref().map(|p| p.selected),
-        Some(1),
-        "stops at the end"
-    );
+    assert_eq!(s.sessions_pane().map(|p| p.selected), Some(1), "stops at the end");
     let effects = update(&mut s, key(KeyCode::Enter));
     assert_eq!(requests(&effects), vec![StoreRequest::Open { id: id("bbbb") }]);
 }
@@ -100,7 +96,7 @@ fn typing_searches_and_only_the_latest_querys_hits_are_kept() {
             hits: vec![hit("z"), hit("z")],
         }),
     );
-    assert!(s.sessions_pane.as_ref().is_some_and(|p| p.hits.is_empty()), "stale");
+    assert!(s.sessions_pane().is_some_and(|p| p.hits.is_empty()), "stale");
     update(
         &mut s,
         Msg::Store(StoreMsg::Found {
@@ -112,12 +108,12 @@ fn typing_searches_and_only_the_latest_querys_hits_are_kept() {
     assert_eq!(requests(&effects), vec![StoreRequest::Open { id: id("bbbb") }]);
     // Letters type while searching: `n` is not "new" here.
     update(&mut s, char_key('n'));
-    assert_eq!(s.sessions_pane.as_ref().map(|p| p.query.as_str()), Some("zen"));
+    assert_eq!(s.sessions_pane().map(|p| p.query.as_str()), Some("zen"));
     update(&mut s, key(KeyCode::Esc));
-    let pane = s.sessions_pane.as_ref().expect("still open");
+    let pane = s.sessions_pane().expect("still open");
     assert_eq!((pane.query.as_str(), &pane.mode), ("", &PaneMode::Browse));
     update(&mut s, key(KeyCode::Esc));
-    assert!(s.sessions_pane.is_none());
+    assert!(s.sessions_pane().is_none());
 }
 
 #[test]
@@ -149,7 +145,7 @@ fn delete_asks_first_and_only_y_deletes() {
     let mut s = listed();
     update(&mut s, char_key('d'));
     assert!(matches!(
-        s.sessions_pane.as_ref().map(|p| &p.mode),
+        s.sessions_pane().map(|p| &p.mode),
         Some(PaneMode::ConfirmDelete { .. })
     ));
     assert!(requests(&update(&mut s, char_key('n'))).is_empty());
@@ -196,7 +192,7 @@ fn duplicate_writes_a_copy_under_a_new_id_and_new_starts_an_empty_chat() {
     update(&mut s, key(KeyCode::Esc));
     update(&mut s, ctrl('o'));
     let effects = update(&mut s, char_key('n'));
-    assert!(s.transcript.is_empty() && s.session.id.is_none() && s.sessions_pane.is_none());
+    assert!(s.transcript.is_empty() && s.session.id.is_none() && s.sessions_pane().is_none());
     assert!(effects.iter().any(|e| matches!(e, Effect::SetTitle(_))));
 }
 
@@ -212,7 +208,7 @@ fn quit_still_works_from_the_pane_and_a_failed_list_is_shown_in_it() {
         }),
     );
     assert!(s
-        .sessions_pane
+        .sessions_pane()
         .as_ref()
         .and_then(|p| p.error.as_deref())
         .is_some_and(|e| e.contains("disk I/O error")));
