@@ -17,6 +17,8 @@ use tokio::time::{sleep_until, Instant};
 use crate::effect::{Effect, StoreRequest};
 use crate::engine::{EngineCommand, EngineEvent, ModelSpec};
 use crate::msg::{Msg, StoreMsg};
+use crate::settings::Settings;
+use crate::state::settings_pane::Survey;
 use crate::state::{AppState, Viewport};
 use crate::ui::{self, TranscriptCache};
 use crate::update::update;
@@ -39,6 +41,20 @@ pub trait Io {
     fn parse_model(&self, name: &str) -> Result<ModelSpec, String> {
         name.parse::<ModelSpec>().map_err(|e| e.to_string())
     }
+    /// What the settings pane offers: models (presets with their cache state, recent ones),
+    /// free memory, GPUs. The default knows the presets and nothing of this machine.
+    fn survey(&mut self) -> Survey {
+        Survey {
+            models: crate::model_survey::presets(),
+            ..Survey::default()
+        }
+    }
+    /// Writes `settings` to the config file as the defaults; returns the file written.
+    fn save_defaults(&mut self, _settings: &Settings) -> Result<String, String> {
+        Err("this window has no config file to write".into())
+    }
+    /// A model name that loaded (or was asked to), for the pane's recent list.
+    fn remember_model(&mut self, _name: &str) {}
     /// Hands a request to the session store; a reply that is ready at once comes back here,
     /// later ones as `Msg::Store` on the driver's channel. The default is a window without a
     /// store: writes are dropped (the chat lives in memory), reads answer that nothing is saved.
@@ -111,8 +127,18 @@ impl<I: Io> App<I> {
             Effect::SetTitle(title) => self.io.set_title(&title),
             Effect::LoadModel(name) => {
                 return Some(match self.io.parse_model(&name) {
-                    Ok(spec) => Msg::ModelChosen { name, spec },
+                    Ok(spec) => {
+                        self.io.remember_model(&name);
+                        Msg::ModelChosen { name, spec }
+                    }
                     Err(e) => Msg::Failed(e),
+                });
+            }
+            Effect::Survey => return Some(Msg::Surveyed(self.io.survey())),
+            Effect::SaveDefaults(settings) => {
+                return Some(match self.io.save_defaults(&settings) {
+                    Ok(file) => Msg::Notice(format!("applied, and saved as the defaults in {file}")),
+                    Err(e) => Msg::Failed(format!("applied to this session, but the defaults were not saved: {e}")),
                 });
             }
             Effect::Suspend => {

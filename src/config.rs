@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod save;
+pub use save::save_defaults;
+
 use crate::engine::sampling::SamplingPatch;
 use crate::engine::{DeviceChoice, Quantization, SamplingSettings};
 use crate::keymap::KeyOverrides;
@@ -13,7 +16,7 @@ use crate::markdown::CodeTheme;
 use crate::settings::{Look, Settings, SettingsPatch};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Config {
     pub model: ModelConfig,
     pub sampling: SamplingSettings,
@@ -21,10 +24,13 @@ pub struct Config {
     /// Key overrides: action name -> chords for the chat screen and the global keys, and a
     /// table per pane (`[keys.sessions]`). An action named here loses its default chords.
     pub keys: KeyOverrides,
+    /// Keys the file has that gemma-tui does not know (`[model] nmae`): warned about, not fatal.
+    #[serde(skip)]
+    pub unknown_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ModelConfig {
     /// A preset (gemma-2-2b / gemma-2-9b / gemma-2-27b), a Hugging Face repo id, or a folder.
     pub name: String,
@@ -45,7 +51,7 @@ impl Default for ModelConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ChatConfig {
     /// Empty means none.
     pub system_prompt: String,
@@ -93,15 +99,34 @@ impl Config {
         })
     }
 
-    /// Parses and validates; the message names the line or the key at fault.
+    /// Parses and validates; the message names the line and column, or the key, at fault and
+    /// what is expected there. Unknown keys are collected in `unknown_keys`, not refused.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let config: Self = toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))?;
+        let one_line = |e: toml::de::Error| e.to_string().trim().replace('\n', " ");
+        let mut unknown = Vec::new();
+        let deserializer = toml::Deserializer::parse(text).map_err(one_line)?;
+        let mut config: Self =
+            serde_ignored::deserialize(deserializer, |path| unknown.push(path.to_string())).map_err(one_line)?;
+        config.unknown_keys = unknown;
         config.sampling.validate().map_err(|e| format!("[sampling] {e}"))?;
         crate::keymap::Keymap::with_overrides(&config.keys)?;
         Ok(config)
     }
 
     /// The file's settings over the defaults; flags and the rest are patched over these.
+    /// One line per unknown key, naming the file, for stderr or a notice.
+    pub fn warnings(&self, file: &Path) -> Vec<String> {
+        self.unknown_keys
+            .iter()
+            .map(|key| {
+                format!(
+                    "{}: unknown key `{key}` ignored (a typo? see config.example.toml)",
+                    file.display()
+                )
+            })
+            .collect()
+    }
+
     pub fn settings(&self) -> Settings {
         Settings::default().patched(&SettingsPatch {
             model: Some(self.model.name.clone()),
@@ -168,10 +193,43 @@ mod tests {
         assert!(err.contains("line 2"), "{err}");
         let err = Config::parse("[sampling]\ntop_p = 0.0\n").unwrap_err();
         assert!(err.contains("top_p"), "{err}");
-        let err = Config::parse("[model]\nnmae = \"x\"\n").unwrap_err();
-        assert!(err.contains("nmae"), "{err}");
+        let err = Config::parse("[sampling]\nmax_new_tokens = -1\n").unwrap_err();
+        assert!(err.contains("line 2") && err.contains("column"), "{err}");
         let err = Config::parse("[sampling\n").unwrap_err();
         assert!(!err.is_empty());
+    }
+
+    #[test]
+    fn an_unknown_key_warns_and_the_rest_still_reads() {
+        let config = Config::parse("[model]\nnmae = \"x\"\nname = \"gemma-2-2b\"\n[extra]\nz = 1\n").unwrap();
+        assert_eq!(config.model.name, "gemma-2-2b");
+        assert_eq!(config.unknown_keys, vec!["extra".to_string(), "model.nmae".to_string()]);
+        let warnings = config.warnings(Path::new("/c/config.toml"));
+        assert!(warnings[1].contains("/c/config.toml") && warnings[1].contains("model.nmae"));
+    }
+
+    #[test]
+    fn odd_files_never_panic_and_say_what_is_wrong() {
+        assert_eq!(
+            Config::parse("").unwrap(),
+            Config::default(),
+            "an empty file is the defaults"
+        );
+        for (text, expect) in [
+            ("[sampling]\ntemperature = nan\n", "temperature"),
+            ("[sampling]\ntemperature = inf\n", "temperature"),
+            ("[sampling]\ntop_p = 1e309\n", "top_p"),
+            ("[sampling]\nmax_new_tokens = 1e3\n", "line 2"),
+            ("model = 3\n", "line 1"),
+            ("[chat]\nmarkdown = \"yes\"\n", "line 2"),
+            ("\u{0}\u{1}", "line 1"),
+        ] {
+            let err = Config::parse(text).unwrap_err();
+            assert!(err.contains(expect), "{text:?}: {err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains(&dir.path().display().to_string()), "a directory: {err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What `update` asks the driver to do. Imperatives; the driver performs them in order.
 
 use crate::engine::EngineCommand;
+use crate::settings::Settings;
 use crate::store::{SessionId, WriteOp};
 
 /// Not `PartialEq`: engine commands are not; tests match on the variants.
@@ -17,6 +18,11 @@ pub enum Effect {
     SetTitle(String),
     /// Load the model named by a `/model` command (the driver parses the name).
     LoadModel(String),
+    /// Find out for the settings pane which models are on disk, how much memory is free and
+    /// which GPUs there are; the answer comes back as `Msg::Surveyed`.
+    Survey,
+    /// Write these settings to config.toml as the defaults (keeping the file's comments).
+    SaveDefaults(Box<Settings>),
     /// Stop the process (Ctrl+Z); the driver restores the terminal and redraws on resume.
     Suspend,
     /// Ask the session store something; answers come back as `Msg::Store`.

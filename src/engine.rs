@@ -4,6 +4,7 @@
 pub mod detok;
 pub mod device;
 pub mod load;
+pub mod memory;
 pub mod model_dir;
 pub mod model_spec;
 pub mod observer;
@@ -22,5 +23,5 @@ pub use protocol::{
     ChatRequest, EngineCommand, EngineEvent, FinishReason, GenId, LoadProgress, LoadedModel, TokenTranscript, Usage,
 };
 pub use quantization::Quantization;
-pub use sampling::SamplingSettings;
+pub use sampling::{SamplingField, SamplingSettings};
 pub use worker::{spawn, EngineHandle};

@@ -31,7 +31,7 @@ pub enum KeyBinding {
 pub type KeyOverrides = BTreeMap<String, KeyBinding>;
 
 /// The panes whose keys have a table of their own.
-const PANE_LAYERS: &[Layer] = &[Layer::Sessions];
+const PANE_LAYERS: &[Layer] = &[Layer::Sessions, Layer::Settings];
 
 /// The merged keymap: (layer, chord) -> action.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,7 +190,7 @@ mod tests {
                 Chord::parse(chord).unwrap();
             }
         }
-        for n in 0..=Action::Search as usize {
+        for n in 0..=Action::SaveDefault as usize {
             assert!(DEFAULTS.iter().any(|b| b.action as usize == n), "action {n} has no row");
         }
     }

@@ -11,6 +11,7 @@ pub mod headless;
 pub mod keymap;
 pub mod logging;
 pub mod markdown;
+pub mod model_survey;
 pub mod msg;
 pub mod panic_hook;
 pub mod paths;

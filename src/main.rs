@@ -36,8 +36,10 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
     }
     let config_file = cli.config.clone().unwrap_or_else(|| paths.config_file());
     let config = Config::load(&config_file).map_err(|e| e.to_string())?;
+    let warnings = config.warnings(&config_file);
     let flags = SettingsPatch::from(&cli);
-    let settings = config.settings().patched(&flags);
+    let defaults = config.settings();
+    let settings = defaults.clone().patched(&flags);
     let model: ModelSpec = settings.model.parse().map_err(|e: SourceError| e.to_string())?;
     let hub = HubEnv::from_process();
 
@@ -46,6 +48,9 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
         let sessions = gemma_tui::sessions_cli::start_chat(paths, cli.resume.as_deref())?;
         let start = gemma_tui::tui::Start {
             settings,
+            defaults,
+            config_file,
+            warnings,
             flags,
             keys: config.keys,
             model,
@@ -55,6 +60,9 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
         gemma_tui::tui::run(start, paths)?;
         return Ok(ExitCode::SUCCESS);
     };
+    for warning in &warnings {
+        eprintln!("gemma-tui: warning: {warning}");
+    }
     let prompt = if prompt == "-" {
         let mut text = String::new();
         std::io::stdin()

@@ -7,6 +7,7 @@ use crossterm::event::KeyEvent;
 
 use crate::engine::{EngineEvent, ModelSpec};
 use crate::settings::SettingsPatch;
+use crate::state::settings_pane::Survey;
 use crate::state::Viewport;
 use crate::store::{SearchHit, Session, SessionSummary, StoreEvent};
 
@@ -36,6 +37,8 @@ pub enum Msg {
     /// Settings to use from now on (flags given with `--resume`, the settings pane); the
     /// system prompt and sampling are saved with the session.
     ApplySettings(SettingsPatch),
+    /// What the driver found for the settings pane: models on disk, free memory, GPUs.
+    Surveyed(Survey),
     /// A note from the driver (clipboard result, a model name that did not parse).
     Notice(String),
     /// An error from the driver, shown in the banner.

@@ -4,15 +4,17 @@
 
 pub mod input;
 pub mod sessions;
+pub mod settings_pane;
 pub mod status;
 pub mod transcript;
 
-use crate::engine::GenId;
+use crate::engine::{DeviceChoice, GenId, ModelSpec, Quantization};
 use crate::keymap::{Action, Keymap};
 use crate::settings::Settings;
 
 pub use input::InputBox;
 pub use sessions::{IdSource, PaneMode, PaneRow, SessionLink, SessionsPane};
+pub use settings_pane::{SettingsPane, SettingsRow};
 pub use status::{AnswerStats, ContextUse, Download, ModelPhase, ModelStatus};
 pub use transcript::{Generation, Speaker, Transcript, Turn, TurnStatus};
 
@@ -59,8 +61,19 @@ pub enum Overlay {
         scroll: u16,
     },
     Sessions(SessionsPane),
+    Settings(Box<SettingsPane>),
     /// The copy-code key found several blocks in the last answer: the next key picks one.
     CodePick(CodePick),
+}
+
+/// A model load as asked: what to offer back when a later load fails.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadChoice {
+    /// As the user wrote it (preset, repo id or folder).
+    pub name: String,
+    pub spec: ModelSpec,
+    pub device: DeviceChoice,
+    pub quantization: Quantization,
 }
 
 /// A second press is needed to quit.
@@ -95,6 +108,12 @@ pub struct AppState {
     /// Model, device, quantization, sampling, system prompt and look: what the next load and
     /// the next answer use.
     pub settings: Settings,
+    /// The global defaults (built-in + config file): what "save as default" changes.
+    pub defaults: Settings,
+    /// The load asked for and not finished yet.
+    pub pending_load: Option<LoadChoice>,
+    /// The last load that worked, offered back when a later one fails.
+    pub last_good_load: Option<LoadChoice>,
     pub should_quit: bool,
     /// Which saved session the transcript is, and what of it is saved.
     pub session: SessionLink,
@@ -119,7 +138,10 @@ impl AppState {
             last_answer: None,
             context: None,
             keymap,
+            defaults: settings.clone(),
             settings,
+            pending_load: None,
+            last_good_load: None,
             should_quit: false,
             session: SessionLink::new(IdSource::random()),
         }
@@ -140,6 +162,20 @@ impl AppState {
     }
 
     /// How far the help overlay is scrolled, if it is open.
+    pub fn settings_pane(&self) -> Option<&SettingsPane> {
+        match &self.overlay {
+            Some(Overlay::Settings(pane)) => Some(pane),
+            _ => None,
+        }
+    }
+
+    pub fn settings_pane_mut(&mut self) -> Option<&mut SettingsPane> {
+        match &mut self.overlay {
+            Some(Overlay::Settings(pane)) => Some(pane),
+            _ => None,
+        }
+    }
+
     pub fn help_scroll(&self) -> Option<u16> {
         match self.overlay {
             Some(Overlay::Help { scroll }) => Some(scroll),

@@ -2,6 +2,7 @@
 //! signals as messages, run the driver, and put the terminal back however it ends.
 
 use std::io;
+use std::path::PathBuf;
 
 use crossterm::event::{Event, EventStream, MouseEventKind};
 use futures::StreamExt;
@@ -19,7 +20,8 @@ use crate::msg::{Msg, StoreMsg};
 use crate::paths::Paths;
 use crate::sessions_cli::SessionsStart;
 use crate::settings::{Settings, SettingsPatch};
-use crate::state::{AppState, ModelPhase};
+use crate::state::settings_pane::Survey;
+use crate::state::{AppState, LoadChoice, ModelPhase};
 use crate::store::StoreHandle;
 use crate::store_link::{self, StoreLink};
 use crate::terminal;
@@ -35,6 +37,11 @@ const WHEEL_LINES: i16 = 3;
 pub struct Start {
     /// The defaults, the config file and the flags, merged.
     pub settings: Settings,
+    /// The defaults and the config file alone: what "save as default" is measured against.
+    pub defaults: Settings,
+    pub config_file: PathBuf,
+    /// Unknown keys in the config file, to show once.
+    pub warnings: Vec<String>,
     /// The flags alone: given with `--resume`, they win over the session's saved settings.
     pub flags: SettingsPatch,
     /// The config file's `[keys]` overrides.
@@ -49,28 +56,42 @@ pub fn run(start: Start, paths: &Paths) -> Result<(), String> {
     let keymap = Keymap::with_overrides(&start.keys)?;
     tracing::info!(log = %paths.log_file().display(), model = %start.model.display_name(), "chat screen starting");
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let result = runtime.block_on(chat(start, keymap));
+    let result = runtime.block_on(chat(start, keymap, paths));
     // mistral.rs keeps engine threads; the conversation is over, so do not wait on them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     result
 }
 
-async fn chat(start: Start, keymap: Keymap) -> Result<(), String> {
+async fn chat(start: Start, keymap: Keymap, paths: &Paths) -> Result<(), String> {
     let Start {
         settings,
+        defaults,
+        config_file,
+        warnings,
         flags,
         model,
         hub,
         sessions,
         ..
     } = start;
-    let (engine, mut engine_events) = engine::spawn(hub);
+    let (engine, mut engine_events) = engine::spawn(hub.clone());
     engine.send(settings.load_command(model.clone()));
+    let first_load = LoadChoice {
+        name: settings.model.clone(),
+        spec: model.clone(),
+        device: settings.device,
+        quantization: settings.quantization,
+    };
     // Syntaxes and themes take a moment to load: do it now, off the first frame's path.
     std::thread::spawn(crate::markdown::warm_up);
     let mut state = AppState::new(model.display_name(), keymap, settings);
+    state.defaults = defaults;
+    state.pending_load = Some(first_load);
     state.model.phase = ModelPhase::Resolving;
     update::show_caveats(&mut state);
+    if !warnings.is_empty() {
+        state.banner = Some(warnings.join("; "));
+    }
 
     let guard = terminal::enter(state.mouse_capture).map_err(|e| format!("cannot set up the terminal: {e}"))?;
     let mut screen =
@@ -86,6 +107,9 @@ async fn chat(start: Start, keymap: Keymap) -> Result<(), String> {
             engine,
             clipboard: Clipboard::default(),
             store,
+            hub,
+            config_file,
+            recent_file: paths.state_dir.join("recent-models"),
         },
     );
     if let Some(session) = sessions.resume {
@@ -152,6 +176,9 @@ struct TerminalIo {
     engine: EngineHandle,
     clipboard: Clipboard,
     store: Option<StoreLink>,
+    hub: HubEnv,
+    config_file: PathBuf,
+    recent_file: PathBuf,
 }
 
 impl Io for TerminalIo {
@@ -171,6 +198,15 @@ impl Io for TerminalIo {
         if let Err(e) = terminal::suspend(mouse) {
             tracing::warn!("suspend failed: {e}");
         }
+    }
+    fn survey(&mut self) -> Survey {
+        crate::model_survey::survey(&self.hub, &self.recent_file)
+    }
+    fn save_defaults(&mut self, settings: &Settings) -> Result<String, String> {
+        crate::config::save_defaults(&self.config_file, settings)
+    }
+    fn remember_model(&mut self, name: &str) {
+        crate::model_survey::remember(&self.recent_file, name);
     }
     fn store(&mut self, request: StoreRequest) -> Option<Msg> {
         match &self.store {

@@ -7,11 +7,14 @@
 pub mod help;
 pub mod input;
 pub mod sessions;
+pub mod settings;
 pub mod status;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_sessions;
+#[cfg(test)]
+mod tests_settings;
 pub mod transcript;
 pub mod wrap;
 
@@ -42,6 +45,9 @@ pub fn render(state: &AppState, cache: &mut TranscriptCache, frame: &mut Frame) 
     match &state.overlay {
         Some(Overlay::Sessions(_)) => sessions::draw(state, frame, area),
         Some(Overlay::Help { .. }) => help::draw(state, frame, area),
+        // While the system prompt is edited, the message box below shows it.
+        Some(Overlay::Settings(pane)) if pane.editing_system.is_none() => settings::draw(state, pane, frame, area),
+        Some(Overlay::Settings(_)) => {}
         // The code pick is asked in the status line.
         Some(Overlay::CodePick(_)) | None => {}
     }

@@ -11,6 +11,7 @@ mod save;
 mod scroll;
 mod sessions;
 mod settings;
+mod settings_pane;
 #[cfg(test)]
 mod tests;
 
@@ -23,6 +24,7 @@ pub use keys::human_bytes;
 pub use save::{sampling_record, session_patch, store_opened, store_unavailable, title_from, CHECKPOINT_EVERY};
 pub use sessions::SEARCH_LIMIT;
 pub use settings::show_caveats;
+pub use settings_pane::{device_needs_feature, format_number, SETTINGS_COMMAND};
 
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     match msg {
@@ -47,6 +49,10 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         }
         Msg::ModelChosen { name, spec } => settings::load_model(state, name, spec),
         Msg::ApplySettings(patch) => settings::apply(state, &patch),
+        Msg::Surveyed(survey) => {
+            settings_pane::on_survey(state, survey);
+            Vec::new()
+        }
         Msg::Notice(text) => {
             state.notice = Some(text);
             Vec::new()

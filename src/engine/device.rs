@@ -33,6 +33,14 @@ impl DeviceChoice {
     }
 }
 
+/// How many CUDA devices this build can open (0 on a build without the `cuda` feature).
+pub fn cuda_devices() -> usize {
+    if !cfg!(feature = "cuda") {
+        return 0;
+    }
+    (0..16).take_while(|&n| mistralrs::Device::new_cuda(n).is_ok()).count()
+}
+
 impl fmt::Display for DeviceChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -9,6 +9,7 @@ use tokenizers::Tokenizer;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::device::DeviceChoice;
+use super::memory;
 use super::model_dir::{self, ModelDir, ModelDirError, ModelFamily};
 use super::model_spec::ModelSpec;
 use super::protocol::{LoadProgress, LoadedModel};
@@ -32,12 +33,14 @@ pub enum LoadError {
     ModelDir(#[from] ModelDirError),
     #[error(
         "not enough memory for {model}: it needs about {needed_gib:.1} GiB, {available_gib:.1} GiB are available; \
-         pick a smaller model (gemma-2-2b) or quantize it (--quantize q4)"
+         {instead}"
     )]
     OutOfMemory {
         model: String,
         needed_gib: f64,
         available_gib: f64,
+        /// What would fit instead.
+        instead: String,
     },
     #[error("cannot use the device {device}: {detail}")]
     Device { device: DeviceChoice, detail: String },
@@ -54,13 +57,26 @@ pub struct LoadedEngine {
     pub stop_ids: Vec<u32>,
 }
 
-pub async fn load(
+/// A model whose files were found and checked, ready to build. Preparing touches nothing
+/// loaded, so a folder that is not a model is refused while the current model keeps answering.
+pub struct Prepared {
+    name: String,
+    dir: PathBuf,
+    inspected: ModelDir,
+    device: Device,
+    quantization: Quantization,
+    tokenizer: Tokenizer,
+    stop_ids: Vec<u32>,
+}
+
+/// Finds the files (cache, folder or download), inspects them, opens the tokenizer and the
+/// device. Everything here can fail without costing the model that is loaded now.
+pub async fn prepare(
     request: &LoadRequest,
     hub: &HubEnv,
     progress: &UnboundedSender<LoadProgress>,
-) -> Result<LoadedEngine, LoadError> {
+) -> Result<Prepared, LoadError> {
     let name = request.spec.display_name();
-    let quantization = request.quantization;
     let _ = progress.send(LoadProgress::Resolving { model: name.clone() });
     let dir = resolve(&request.spec, hub, progress).await?;
     let inspected = tokio::task::spawn_blocking({
@@ -72,16 +88,7 @@ pub async fn load(
         dir: dir.clone(),
         detail: e.to_string(),
     })??;
-
     let device = pick_device(request.device)?;
-    let dtype = if device.is_cpu() {
-        ModelDType::F32
-    } else {
-        ModelDType::Auto
-    };
-    if device.is_cpu() {
-        check_memory(&name, &inspected, quantization)?;
-    }
     let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| {
         LoadError::ModelDir(ModelDirError::Corrupt {
             file: dir.join("tokenizer.json"),
@@ -99,7 +106,40 @@ pub async fn load(
         }
         .into());
     }
+    Ok(Prepared {
+        name,
+        dir,
+        inspected,
+        device,
+        quantization: request.quantization,
+        tokenizer,
+        stop_ids,
+    })
+}
 
+/// Builds the mistral.rs pipeline of a prepared model. Call it with nothing else loaded: the
+/// memory check counts what is free now.
+pub async fn build_prepared(
+    prepared: Prepared,
+    progress: &UnboundedSender<LoadProgress>,
+) -> Result<LoadedEngine, LoadError> {
+    let Prepared {
+        name,
+        dir,
+        inspected,
+        device,
+        quantization,
+        tokenizer,
+        stop_ids,
+    } = prepared;
+    let dtype = if device.is_cpu() {
+        ModelDType::F32
+    } else {
+        ModelDType::Auto
+    };
+    if device.is_cpu() {
+        check_memory(&name, &inspected, quantization)?;
+    }
     let _ = progress.send(LoadProgress::Loading { model: name.clone() });
     let template = single_bos_template(&inspected, &tokenizer).map_err(|detail| LoadError::Engine {
         dir: dir.clone(),
@@ -168,35 +208,47 @@ fn describe(device: &Device) -> String {
     }
 }
 
-/// On the CPU the weights are widened to f32 (0.8.1 has no bf16 matmul there), so a bf16
-/// checkpoint needs twice its size. Refusing early beats the kernel's OOM killer.
+/// Refuses a CPU load that the planner says cannot fit in free RAM, naming the quantization
+/// that would; refusing early beats the kernel's OOM killer. On the CPU the weights are widened
+/// to f32 (0.8.1 has no bf16 matmul there). Without a readable shape, the checkpoint's size on
+/// disk (doubled for a bf16 checkpoint left unquantized) is the estimate.
 fn check_memory(name: &str, dir: &ModelDir, quantization: Quantization) -> Result<(), LoadError> {
-    let Some(available) = available_memory_bytes() else {
-        return Ok(());
-    };
-    // In-situ quantization reads each weight before shrinking it: the peak is the checkpoint.
-    let widen = match (quantization.is_none(), dir.weight_dtype.as_str()) {
-        (false, _) => 1.0,
-        (true, "BF16" | "F16") => 2.0,
-        (true, _) => 1.0,
-    };
-    let needed = dir.weight_bytes as f64 * widen * 1.1;
-    if needed > available as f64 {
-        const GIB: f64 = (1u64 << 30) as f64;
-        return Err(LoadError::OutOfMemory {
-            model: name.to_string(),
-            needed_gib: needed / GIB,
-            available_gib: available as f64 / GIB,
-        });
+    let free = memory::free_ram_bytes() as f64;
+    if free <= 0.0 {
+        return Ok(()); // unknown: do not guess a refusal
     }
-    Ok(())
-}
-
-fn available_memory_bytes() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let shape = memory::ModelShape::of_folder(&dir.path).ok();
+    let needed = match &shape {
+        Some(shape) => memory::estimate(shape, quantization, 4).total(),
+        None => {
+            let widen = match (quantization.is_none(), dir.weight_dtype.as_str()) {
+                (true, "BF16" | "F16") => 2.0,
+                _ => 1.0,
+            };
+            dir.weight_bytes as f64 * widen * 1.1
+        }
+    };
+    if needed <= free {
+        return Ok(());
+    }
+    let instead = shape
+        .and_then(|shape| memory::fitting_quantizations(&shape, 4, free).into_iter().next())
+        .map_or_else(
+            || "pick a smaller model (gemma-2-2b)".to_string(),
+            |q| {
+                format!(
+                    "quantize it (--quantize {}, or Quantization in the settings pane)",
+                    q.config_name()
+                )
+            },
+        );
+    const GIB: f64 = (1u64 << 30) as f64;
+    Err(LoadError::OutOfMemory {
+        model: name.to_string(),
+        needed_gib: needed / GIB,
+        available_gib: free / GIB,
+        instead,
+    })
 }
 
 /// Gemma's template writes `{{ bos_token }}` and the tokenizer's post-processor adds `<bos>`

@@ -13,7 +13,7 @@ pub use fields::{Bound, FieldSpec, SamplingField, FIELDS};
 
 /// The sampling knobs of one request. `temperature == 0` means greedy decoding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct SamplingSettings {
     pub temperature: f64,
     /// `None` (or 0 in a config file) turns top-k off.

@@ -104,23 +104,35 @@ impl Worker {
         let _ = self.events.send(event);
     }
 
+    /// Checks the new model's files first, with the current model still loaded: a folder that
+    /// is not a model, a gated repo or a bad tokenizer is refused and the current model goes
+    /// on answering (it is announced as `Loaded` again). Only then is the current model freed
+    /// (two large models rarely fit side by side) and the new one built.
     async fn load(&mut self, request: LoadRequest) {
-        // Free the old model first: two large models rarely fit side by side.
+        let (progress_tx, mut progress_rx) = unbounded_channel::<LoadProgress>();
+        let prepared = {
+            let preparing = load::prepare(&request, &self.hub, &progress_tx);
+            forward_progress(preparing, &mut progress_rx, &self.events).await
+        };
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                tracing::warn!("load refused before unloading: {e}");
+                self.emit(EngineEvent::Error {
+                    gen_id: None,
+                    message: e.to_string(),
+                });
+                if let Some(kept) = &self.loaded {
+                    self.emit(EngineEvent::Loaded(kept.info.clone()));
+                }
+                return;
+            }
+        };
         if self.loaded.take().is_some() {
             self.emit(EngineEvent::Unloaded);
         }
-        let (progress_tx, mut progress_rx) = unbounded_channel::<LoadProgress>();
-        let loading = load::load(&request, &self.hub, &progress_tx);
-        tokio::pin!(loading);
-        let result = loop {
-            tokio::select! {
-                result = &mut loading => break result,
-                Some(p) = progress_rx.recv() => self.emit(EngineEvent::LoadProgress(p)),
-            }
-        };
-        while let Ok(p) = progress_rx.try_recv() {
-            self.emit(EngineEvent::LoadProgress(p));
-        }
+        let building = load::build_prepared(prepared, &progress_tx);
+        let result = forward_progress(building, &mut progress_rx, &self.events).await;
         match result {
             Ok(engine) => {
                 tracing::info!(model = %engine.info.name, dir = %engine.info.dir.display(), "model loaded");
@@ -308,6 +320,25 @@ impl ChatEnd {
         };
         error.into_iter().chain([finished]).collect()
     }
+}
+
+/// Runs `work`, passing its progress reports on as events as they come.
+async fn forward_progress<T>(
+    work: impl std::future::Future<Output = T>,
+    progress: &mut UnboundedReceiver<LoadProgress>,
+    events: &UnboundedSender<EngineEvent>,
+) -> T {
+    tokio::pin!(work);
+    let result = loop {
+        tokio::select! {
+            result = &mut work => break result,
+            Some(p) = progress.recv() => { let _ = events.send(EngineEvent::LoadProgress(p)); }
+        }
+    };
+    while let Ok(p) = progress.try_recv() {
+        let _ = events.send(EngineEvent::LoadProgress(p));
+    }
+    result
 }
 
 /// `Some` when this stream item ends the answer.

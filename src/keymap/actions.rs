@@ -20,6 +20,8 @@ pub enum Action {
     ToggleMouse,
     Help,
     Sessions,
+    Settings,
+    LoadPrevious,
     Quit,
     Interrupt,
     Suspend,
@@ -49,6 +51,14 @@ pub enum Action {
     Delete,
     Duplicate,
     Search,
+    // In the settings pane:
+    Decrease,
+    Increase,
+    Edit,
+    Greedy,
+    ResetField,
+    Apply,
+    SaveDefault,
 }
 
 /// Which keys are looked up where. `Global` is decided before any other layer, whatever is on
@@ -58,6 +68,7 @@ pub enum Layer {
     Global,
     Chat,
     Sessions,
+    Settings,
 }
 
 impl Layer {
@@ -66,6 +77,7 @@ impl Layer {
         match self {
             Self::Global | Self::Chat => None,
             Self::Sessions => Some("sessions"),
+            Self::Settings => Some("settings"),
         }
     }
 }
@@ -78,6 +90,7 @@ pub enum Section {
     Edit,
     App,
     SessionsPane,
+    SettingsPane,
 }
 
 impl Section {
@@ -88,6 +101,7 @@ impl Section {
             Self::Edit => "Editing",
             Self::App => "Application (work everywhere)",
             Self::SessionsPane => "Sessions pane",
+            Self::SettingsPane => "Settings pane",
         }
     }
 }
@@ -120,7 +134,7 @@ const fn row(
     }
 }
 
-use Layer::{Chat, Global, Sessions as SessionsLayer};
+use Layer::{Chat, Global, Sessions as SessionsLayer, Settings as SettingsLayer};
 
 /// Every binding, in help-overlay order.
 #[rustfmt::skip]
@@ -141,6 +155,8 @@ pub const DEFAULTS: &[Binding] = &[
     row(Action::ToggleMouse, Chat, "toggle_mouse", &["f2", "alt-m"], Section::App, "mouse capture on/off (off: select text)"),
     row(Action::Help, Chat, "help", &["f1", "?"], Section::App, "this help"),
     row(Action::Sessions, Chat, "sessions", &["ctrl-o"], Section::App, "saved sessions: open, search, manage"),
+    row(Action::Settings, Chat, "settings", &["ctrl-s", "f3"], Section::App, "settings: model, quantization, sampling, look"),
+    row(Action::LoadPrevious, Chat, "load_previous", &["f5"], Section::App, "load back the last model that worked"),
     row(Action::Quit, Global, "quit", &["ctrl-q"], Section::App, "quit (asks again if the message box holds text)"),
     row(Action::Interrupt, Global, "interrupt", &["ctrl-c"], Section::App, "stop the answer; twice quits"),
     row(Action::Suspend, Global, "suspend", &["ctrl-z"], Section::App, "suspend to the shell (`fg` resumes)"),
@@ -169,6 +185,18 @@ pub const DEFAULTS: &[Binding] = &[
     row(Action::Delete, SessionsLayer, "delete", &["d"], Section::SessionsPane, "delete the selected session (asks y first)"),
     row(Action::Duplicate, SessionsLayer, "duplicate", &["c"], Section::SessionsPane, "copy the selected session"),
     row(Action::Search, SessionsLayer, "search", &["/"], Section::SessionsPane, "search (or just type)"),
+    row(Action::ListUp, SettingsLayer, "up", &["up", "k"], Section::SettingsPane, "previous setting"),
+    row(Action::ListDown, SettingsLayer, "down", &["down", "j"], Section::SettingsPane, "next setting"),
+    row(Action::ListFirst, SettingsLayer, "first", &["home"], Section::SettingsPane, "the first setting"),
+    row(Action::ListLast, SettingsLayer, "last", &["end"], Section::SettingsPane, "the last setting"),
+    row(Action::Decrease, SettingsLayer, "decrease", &["left", "-"], Section::SettingsPane, "smaller value, or the previous choice"),
+    row(Action::Increase, SettingsLayer, "increase", &["right", "+"], Section::SettingsPane, "larger value, or the next choice"),
+    row(Action::Edit, SettingsLayer, "edit", &["enter"], Section::SettingsPane, "type a value; the system prompt opens below"),
+    row(Action::Greedy, SettingsLayer, "greedy", &["g"], Section::SettingsPane, "greedy recipe: temperature 0, penalty 1.05"),
+    row(Action::ResetField, SettingsLayer, "reset", &["r"], Section::SettingsPane, "this setting back to its default"),
+    row(Action::Apply, SettingsLayer, "apply", &["a"], Section::SettingsPane, "apply to this session (a new model loads)"),
+    row(Action::SaveDefault, SettingsLayer, "save_default", &["s"], Section::SettingsPane, "apply and save as the default in config.toml"),
+    row(Action::Close, SettingsLayer, "close", &["esc", "ctrl-s", "f3"], Section::SettingsPane, "close without applying"),
 ];
 
 /// The first row of `action` (an action may be bound in several layers).

@@ -48,7 +48,13 @@ pub struct ModelStatus {
     pub name: String,
     pub phase: ModelPhase,
     pub device: Option<String>,
+    /// The quantization of the loaded model (`Q4K`), `None` when unquantized or unknown.
+    pub quantization: Option<String>,
     pub usable_context: Option<usize>,
+    /// The label of the model loaded now; `None` while nothing is.
+    pub loaded: Option<String>,
+    /// The label of the last model that finished loading, to see when it changes.
+    pub last_loaded: Option<String>,
 }
 
 impl ModelStatus {
@@ -57,8 +63,20 @@ impl ModelStatus {
             name,
             phase: ModelPhase::NotLoaded,
             device: None,
+            quantization: None,
             usable_context: None,
+            loaded: None,
+            last_loaded: None,
         }
+    }
+
+    /// "gemma-2-2b, Q4K, cpu": the name with what is known of how it runs. Saved with each
+    /// answer, and shown where the model changes.
+    pub fn label(&self) -> String {
+        let mut parts = vec![self.name.clone()];
+        parts.extend(self.quantization.clone());
+        parts.extend(self.device.clone());
+        parts.join(", ")
     }
 }
 

@@ -10,6 +10,8 @@ use crate::engine::{ChatMessage, GenId};
 pub enum Speaker {
     User,
     Model,
+    /// A line of the app's own between turns (where the model changed): never sent to a model.
+    Note,
 }
 
 /// How a model turn stands.
@@ -102,6 +104,17 @@ impl Transcript {
         self.turns.pop()
     }
 
+    /// The last turn someone said (a note is not one).
+    pub fn last_spoken(&self) -> Option<&Turn> {
+        self.turns.iter().rev().find(|t| t.speaker != Speaker::Note)
+    }
+
+    /// Removes the turn `id` wherever it is.
+    pub fn remove(&mut self, id: u64) -> Option<Turn> {
+        let at = self.turns.iter().position(|t| t.id == id)?;
+        Some(self.turns.remove(at))
+    }
+
     pub fn last_of(&self, speaker: Speaker) -> Option<&Turn> {
         self.turns.iter().rev().find(|t| t.speaker == speaker)
     }
@@ -112,6 +125,7 @@ impl Transcript {
         self.turns
             .iter()
             .filter_map(|t| match t.speaker {
+                Speaker::Note => None,
                 Speaker::User => Some(ChatMessage::user(t.text.clone())),
                 Speaker::Model if t.text.is_empty() || matches!(t.status, TurnStatus::Failed(_)) => None,
                 Speaker::Model => Some(ChatMessage::model(t.text.clone())),

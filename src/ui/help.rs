@@ -42,7 +42,7 @@ pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
         Style::new().fg(Color::DarkGray),
     )));
     lines.push(Line::from(Span::styled(
-        "/model NAME loads another model; keys: [keys] and [keys.sessions] in config.toml.",
+        "/model NAME, /settings; rebind keys in config.toml ([keys], [keys.<pane>]).",
         Style::new().fg(Color::DarkGray),
     )));
     let width = (area.width.saturating_sub(4)).min(100);

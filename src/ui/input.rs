@@ -30,14 +30,25 @@ pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
     // Below three rows there is no room for borders: the text gets every row.
     let borders = if area.height >= 3 { Borders::ALL } else { Borders::NONE };
     let mut block = Block::new().borders(borders).border_style(Style::new().fg(border));
+    // The settings pane lends the box to the system prompt while it is edited.
+    let editing_system = state.settings_pane().is_some_and(|p| p.editing_system.is_some());
     if borders == Borders::ALL {
-        block = block.title(" Message ");
+        block = block.title(if editing_system { " System prompt " } else { " Message " });
     }
-    let hint = format!(
-        " {} send · {} new line ",
-        state.hint(Action::Send),
-        state.hint(Action::Newline)
-    );
+    let hint = if editing_system {
+        format!(
+            " {} keeps it · {} cancels · {} new line ",
+            state.hint(Action::Send),
+            state.hint(Action::Stop),
+            state.hint(Action::Newline)
+        )
+    } else {
+        format!(
+            " {} send · {} new line ",
+            state.hint(Action::Send),
+            state.hint(Action::Newline)
+        )
+    };
     if borders == Borders::ALL && area.width as usize > hint.chars().count() + 12 {
         block = block.title_bottom(Line::from(hint).right_aligned());
     }

@@ -139,7 +139,7 @@ fn korean_and_emoji_conversation() {
 fn help_overlay() {
     let mut s = ready();
     update(&mut s, Msg::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
-    insta::assert_snapshot!(shot(&mut s, 90, 64).backend());
+    insta::assert_snapshot!(shot(&mut s, 90, 84).backend());
 }
 
 #[test]
@@ -148,12 +148,12 @@ fn help_scrolls_in_a_small_terminal_and_any_other_key_closes_it() {
     update(&mut s, Msg::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
     let text = screen_text(&shot(&mut s, 90, 16));
     assert!(text.contains("↑↓") && !text.contains("/model NAME"), "{text}");
-    for _ in 0..100 {
+    for _ in 0..200 {
         update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));
     }
     let text = screen_text(&shot(&mut s, 90, 16));
     assert!(
-        text.contains("/model NAME loads another model"),
+        text.contains("/model NAME, /settings; rebind keys"),
         "scrolled to the end:\n{text}"
     );
     update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE)));

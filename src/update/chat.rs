@@ -21,6 +21,10 @@ pub(super) fn send(state: &mut AppState) -> Vec<Effect> {
     if let Some(name) = state.input.text().trim().strip_prefix(MODEL_COMMAND) {
         return load_command(state, name.trim().to_string());
     }
+    if state.input.text().trim() == super::SETTINGS_COMMAND {
+        state.input.take();
+        return super::settings_pane::open(state);
+    }
     if state.is_generating() {
         state.notice = Some(format!(
             "an answer is still coming: {} stops it, then send",
@@ -105,12 +109,21 @@ pub(super) fn regenerate(state: &mut AppState) -> Vec<Effect> {
         return Vec::new();
     }
     let mut effects = Vec::new();
-    if state.transcript.last().is_some_and(|t| t.speaker == Speaker::Model) {
-        if let Some(turn) = state.transcript.pop() {
-            effects = save::turn_removed(state, turn.id);
-        }
+    // A note after the answer (the model changed) stays: the new answer comes from the new model.
+    if let Some(answer) = state
+        .transcript
+        .last_spoken()
+        .filter(|t| t.speaker == Speaker::Model)
+        .map(|t| t.id)
+    {
+        state.transcript.remove(answer);
+        effects = save::turn_removed(state, answer);
     }
-    if state.transcript.last().is_some_and(|t| t.speaker == Speaker::User) {
+    if state
+        .transcript
+        .last_spoken()
+        .is_some_and(|t| t.speaker == Speaker::User)
+    {
         effects.extend(start_answer(state));
         return effects;
     }

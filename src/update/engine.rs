@@ -6,7 +6,8 @@ use std::time::Instant;
 use super::save;
 use crate::effect::Effect;
 use crate::engine::{EngineEvent, FinishReason, GenId, LoadProgress, Usage};
-use crate::state::{AnswerStats, AppState, ContextUse, Download, ModelPhase, TurnStatus};
+use crate::keymap::Action;
+use crate::state::{AnswerStats, AppState, ContextUse, Download, ModelPhase, Speaker, TurnStatus};
 use crate::store::FinishRecord;
 
 pub(super) fn on_event(state: &mut AppState, event: EngineEvent, at: Instant) -> Vec<Effect> {
@@ -15,12 +16,26 @@ pub(super) fn on_event(state: &mut AppState, event: EngineEvent, at: Instant) ->
         EngineEvent::Loaded(info) => {
             state.model.name = info.name;
             state.model.device = Some(info.device);
+            state.model.quantization = info.quantization;
             state.model.usable_context = Some(info.usable_context);
             state.model.phase = ModelPhase::Ready;
+            let label = state.model.label();
+            let changed = state.model.last_loaded.as_ref().is_some_and(|last| *last != label);
+            if changed && !state.transcript.is_empty() {
+                // Where the model changed, so the answers after it are read as the new one's.
+                state.transcript.push(Speaker::Note, label.clone(), TurnStatus::Done);
+            }
+            if state.model.last_loaded.as_ref() != Some(&label) {
+                state.last_good_load = state.pending_load.take().or(state.last_good_load.take());
+            }
+            state.pending_load = None;
+            state.model.loaded = Some(label.clone());
+            state.model.last_loaded = Some(label);
         }
         EngineEvent::Unloaded => {
             state.model.phase = ModelPhase::NotLoaded;
             state.model.usable_context = None;
+            state.model.loaded = None;
         }
         EngineEvent::PromptReady {
             gen_id,
@@ -122,9 +137,20 @@ fn on_error(state: &mut AppState, gen_id: Option<GenId>, message: String) -> Vec
             effects = save::answer_ended(state, turn, FinishRecord::Error(message.clone()), None);
         }
         None => {
-            if !matches!(state.model.phase, ModelPhase::Ready) {
-                state.model.phase = ModelPhase::Failed;
-            }
+            state.pending_load = None;
+            let hint = match (&state.model.loaded, &state.last_good_load) {
+                (Some(kept), _) => format!(" — {kept} is still loaded and answering"),
+                (None, Some(previous)) => {
+                    state.model.phase = ModelPhase::Failed;
+                    format!(" — {} loads {} back", state.hint(Action::LoadPrevious), previous.name)
+                }
+                (None, None) => {
+                    state.model.phase = ModelPhase::Failed;
+                    String::new()
+                }
+            };
+            state.banner = Some(format!("{message}{hint}"));
+            return effects;
         }
     }
     state.banner = Some(message);

@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::{chat, disarm, scroll, sessions};
+use super::{chat, disarm, scroll, sessions, settings, settings_pane};
 use crate::effect::Effect;
 use crate::keymap::{Action, Layer};
 use crate::state::input::MAX_PASTE_BYTES;
@@ -31,6 +31,7 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
             Vec::new()
         }
         Some(Overlay::Sessions(_)) => sessions::on_key(state, key),
+        Some(Overlay::Settings(_)) => settings_pane::on_key(state, key),
         Some(Overlay::CodePick(pick)) => {
             let pick = *pick;
             state.overlay = None;
@@ -81,6 +82,8 @@ pub(super) fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Interrupt => chat::interrupt(state),
         Action::Suspend => vec![Effect::Suspend],
         Action::Sessions => sessions::open_pane(state),
+        Action::Settings => settings_pane::open(state),
+        Action::LoadPrevious => settings::load_previous(state),
         Action::Help => {
             state.overlay = Some(Overlay::Help { scroll: 0 });
             Vec::new()
@@ -110,6 +113,30 @@ pub(super) fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {
             edit_input(state, edit);
             Vec::new()
         }
+    }
+}
+
+/// A key while text is edited in the message box for something else (the system prompt):
+/// editing keys edit, unbound keys type, other actions do nothing.
+pub(super) fn edit_or_type(state: &mut AppState, key: &KeyEvent, action: Option<Action>) {
+    match action {
+        Some(
+            edit @ (Action::Newline
+            | Action::CaretLeft
+            | Action::CaretRight
+            | Action::CaretUp
+            | Action::CaretDown
+            | Action::LineStart
+            | Action::LineEnd
+            | Action::WordLeft
+            | Action::WordRight
+            | Action::DeleteBack
+            | Action::DeleteForward
+            | Action::DeleteWordBack
+            | Action::ClearInput),
+        ) => edit_input(state, edit),
+        Some(_) => {}
+        None => type_key(state, key),
     }
 }
 

@@ -79,16 +79,19 @@ pub(super) fn answer_started(state: &mut AppState, turn: u64) -> Vec<Effect> {
     let Some(session) = state.session.id.clone().filter(|_| !state.session.unavailable) else {
         return Vec::new();
     };
-    let model = state.model.name.clone();
+    // The session lists the model by name; each answer records how it ran (`name, Q4K, cpu`),
+    // so a resumed session can show where the model changed.
+    let name = state.model.name.clone();
     let mut effects = Vec::new();
-    if state.session.model.as_deref() != Some(model.as_str()) {
+    if state.session.model.as_deref() != Some(name.as_str()) {
         effects.push(write(WriteOp::SetModel {
             session: session.clone(),
-            model: model.clone(),
+            model: name.clone(),
             at: 0,
         }));
-        state.session.model = Some(model.clone());
+        state.session.model = Some(name);
     }
+    let model = state.model.label();
     let id = state.session.ids.message_id();
     state.session.messages.insert(turn, id);
     state.session.open_answer = Some(OpenAnswer {
@@ -247,7 +250,10 @@ pub(super) fn clear_chat(state: &mut AppState) {
 /// asked of the model in use, with the whole transcript.
 pub(super) fn restore(state: &mut AppState, session: Session) -> Vec<Effect> {
     clear_chat(state);
-    for m in &session.messages {
+    for (i, m) in session.messages.iter().enumerate() {
+        if let Some(label) = model_change_before(&session.messages, i) {
+            state.transcript.push(Speaker::Note, label, TurnStatus::Done);
+        }
         let (speaker, status) = match m.role {
             Role::User => (Speaker::User, TurnStatus::Done),
             Role::Model => (Speaker::Model, turn_status(m.finish.as_ref())),
@@ -265,6 +271,20 @@ pub(super) fn restore(state: &mut AppState, session: Session) -> Vec<Effect> {
         state.model.name
     ));
     vec![Effect::SetTitle(format!("gemma-tui: {}", session.title))]
+}
+
+/// The model-change line to show before message `i`: each answer records its model, so where
+/// it differs from the answer before, the line goes before the question it answers.
+fn model_change_before(messages: &[crate::store::MessageRecord], i: usize) -> Option<String> {
+    let answer_at = |j: usize| messages.get(j).filter(|m| m.role == Role::Model);
+    let this = match (answer_at(i), answer_at(i + 1)) {
+        (Some(answer), _) if i == 0 || messages[i - 1].role == Role::Model => answer,
+        (None, Some(answer)) => answer,
+        _ => return None,
+    };
+    let previous = messages[..i].iter().rev().find(|m| m.role == Role::Model)?;
+    let (now, before) = (this.model.as_ref()?, previous.model.as_ref()?);
+    (now != before).then(|| now.clone())
 }
 
 fn turn_status(finish: Option<&FinishRecord>) -> TurnStatus {

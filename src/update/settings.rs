@@ -5,17 +5,36 @@
 use crate::effect::{Effect, StoreRequest};
 use crate::engine::ModelSpec;
 use crate::settings::SettingsPatch;
-use crate::state::AppState;
+use crate::state::{AppState, LoadChoice};
 use crate::store::WriteOp;
 
 use super::save::sampling_record;
 
 /// Loads `spec` (which the user called `name`) with the current device and quantization.
 pub(super) fn load_model(state: &mut AppState, name: String, spec: ModelSpec) -> Vec<Effect> {
-    state.settings.model = name;
-    state.model.name = spec.display_name();
     state.notice = Some(format!("loading {}…", spec.display_name()));
+    state.pending_load = Some(LoadChoice {
+        name: name.clone(),
+        spec: spec.clone(),
+        device: state.settings.device,
+        quantization: state.settings.quantization,
+    });
+    state.settings.model = name;
     vec![Effect::Engine(state.settings.load_command(spec))]
+}
+
+/// Loads the last model that worked again (after a load that failed), as it was loaded.
+pub(super) fn load_previous(state: &mut AppState) -> Vec<Effect> {
+    if state.is_generating() {
+        return Vec::new();
+    }
+    let Some(previous) = state.last_good_load.clone() else {
+        state.notice = Some("no earlier model to load back".into());
+        return Vec::new();
+    };
+    state.settings.device = previous.device;
+    state.settings.quantization = previous.quantization;
+    load_model(state, previous.name, previous.spec)
 }
 
 /// Uses `patch` from now on. What it changes of the system prompt and sampling is written to

@@ -4,6 +4,7 @@
 mod controls;
 mod saving;
 mod sessions_pane;
+mod settings_pane;
 
 use std::time::Duration;
 

@@ -181,6 +181,9 @@ impl TranscriptCache {
         if let Some(r) = self.rendered.get(&turn.id) {
             return r.lines.len();
         }
+        if turn.speaker == crate::state::Speaker::Note {
+            return super::turn::NOTE_HEIGHT;
+        }
         match self.estimates.get(&turn.id) {
             Some(&(revision, h)) if revision == turn.revision => h,
             _ => {

@@ -43,6 +43,7 @@ pub fn speaker_color(speaker: Speaker) -> Color {
     match speaker {
         Speaker::User => Color::Cyan,
         Speaker::Model => Color::Magenta,
+        Speaker::Note => Color::DarkGray,
     }
 }
 
@@ -51,12 +52,26 @@ fn plain_body(text: &str, width: usize) -> Vec<Line<'static>> {
     wrap_words(text, width).into_iter().map(Line::from).collect()
 }
 
+/// A note's two rows: the dim line, centred, and a blank one (see `NOTE_HEIGHT`).
+fn render_note(turn: &Turn, width: u16) -> Vec<Line<'static>> {
+    let text = sanitize(&turn.text).replace('\n', " ");
+    let line = Line::from(Span::styled(format!("— {text} —"), Style::new().fg(Color::DarkGray)));
+    let _ = width; // centring is the line's own alignment: it re-flows at any width
+    vec![line.centered(), Line::default()]
+}
+
+/// Rows a note takes at any width.
+pub(super) const NOTE_HEIGHT: usize = 2;
+
 pub(super) fn render_turn(turn: &Turn, width: u16, style: BodyStyle) -> Vec<Line<'static>> {
+    if turn.speaker == Speaker::Note {
+        return render_note(turn, width);
+    }
     let color = speaker_color(turn.speaker);
     let gutter = Span::styled(GUTTER, Style::new().fg(color));
     let name = match turn.speaker {
         Speaker::User => "You",
-        Speaker::Model => "Gemma",
+        Speaker::Model | Speaker::Note => "Gemma",
     };
     let mut header = vec![
         gutter.clone(),
