@@ -291,9 +291,10 @@ async fn build(
         .with_dtype(dtype)
         .with_device(device)
         .with_max_num_seqs(1)
-        // The prefix cache makes the sampler's context skip the cached prompt tokens on the first
-        // step, so the repetition penalty would ignore them there, unlike transformers.
-        .with_prefix_cache_n(None);
+        // The prefix cache: a turn re-reads only what is new since the last answer. It hides the
+        // cached prompt tokens from the sampler's first step, so the penalties are ours (see
+        // `observer`), applied over the whole prompt as transformers does.
+        .with_prefix_cache_n(prefix_cache_n());
     if let Some(path) = template {
         builder = builder.with_jinja_explicit(path.to_string_lossy().into_owned());
     }
@@ -319,6 +320,13 @@ async fn build(
         ))),
         Err(join) => Err(engine_error(join.to_string())),
     }
+}
+
+/// Sequences the prefix cache keeps on a GPU (mistral.rs 0.8.1 never evicts on the CPU, where
+/// every answered turn stays cached). `GEMMA_TUI_PREFIX_CACHE=off` turns it off (benchmarks).
+fn prefix_cache_n() -> Option<usize> {
+    let off = std::env::var("GEMMA_TUI_PREFIX_CACHE").is_ok_and(|v| v == "off" || v == "0");
+    (!off).then_some(2)
 }
 
 /// The family tells the prompt rules whether Gemma 2's turn shaping applies.

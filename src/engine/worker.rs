@@ -16,7 +16,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::detok::StreamDecoder;
 use super::load::{self, uses_gemma2_rules, LoadRequest, LoadedEngine};
-use super::observer::{Observed, TokenObserver};
+use super::observer::{Observed, ObserverConfig, Penalties, TokenObserver};
 use super::prompt::{self, ChatMessage, FittedPrompt, PromptError, Role};
 use super::protocol::{
     ChatRequest, EngineCommand, EngineEvent, FinishReason, GenId, LoadProgress, TokenTranscript, Usage,
@@ -183,15 +183,34 @@ impl Worker {
         let gen_id = request.gen_id;
         let cancelled = Arc::new(AtomicBool::new(false));
         let (observed_tx, mut observed) = unbounded_channel();
+        // The prompt ids, for the penalties: mistral.rs's context hides the prefix-cached ones.
+        let prompt = match engine
+            .model
+            .tokenize(Either::Left(to_text_messages(&fitted.messages)), None, true, true, None)
+            .await
+        {
+            Ok(ids) => ids,
+            Err(e) => return ChatEnd::failed(format!("the engine could not tokenize the prompt: {e}")),
+        };
+        let mut params = request.sampling.to_mistralrs(engine.stop_ids.clone());
+        let penalties = Penalties {
+            repetition: params.repetition_penalty.take().unwrap_or(1.0),
+            frequency: params.frequency_penalty.take().unwrap_or(0.0),
+            presence: params.presence_penalty.take().unwrap_or(0.0),
+        };
         let observer = TokenObserver::new(
-            request.sampling.max_new_tokens as usize,
-            engine.stop_ids[0],
+            ObserverConfig {
+                prompt,
+                max_new_tokens: request.sampling.max_new_tokens as usize,
+                stop_id: engine.stop_ids[0],
+                min_p: request.sampling.min_p_filter(),
+                penalties,
+            },
             cancelled.clone(),
-            request.sampling.min_p_filter(),
             observed_tx,
         );
         let builder = RequestBuilder::from(to_text_messages(&fitted.messages))
-            .set_sampling(request.sampling.to_mistralrs(engine.stop_ids.clone()))
+            .set_sampling(params)
             // One more than asked: the observer ends the answer itself and must see the last token.
             .set_sampler_max_len(request.sampling.max_new_tokens as usize + 1)
             .add_logits_processor(Arc::new(observer));
