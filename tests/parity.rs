@@ -58,37 +58,6 @@ async fn greedy_tokens_and_text_equal_transformers() {
     }
 }
 
-/// With the prefix cache on, a turn that extends an earlier conversation re-reads only its new
-/// tokens, and mistral.rs's sampler context then lacks the cached ones; the repetition penalty
-/// (ours) still covers the whole prompt, so the answer still equals transformers'.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_turn_served_from_the_prefix_cache_still_equals_transformers() {
-    let goldens = goldens::load();
-    let mut engine = harness::load_fixture().await;
-    let case = goldens
-        .cases
-        .iter()
-        .find(|c| c.messages.len() >= 3 && c.repetition_penalty != 1.0)
-        .expect("a multi-turn case with a penalty");
-    // The first user turn alone: its prompt and answer are then cached.
-    let first = engine.ask(None, case.messages[..1].to_vec(), greedy(1.05, 8)).await;
-    assert_eq!(first.error, None);
-    for round in 0..2 {
-        let answer = engine
-            .ask(
-                None,
-                case.messages.clone(),
-                greedy(case.repetition_penalty, case.max_new_tokens),
-            )
-            .await;
-        let (ids, reason) = expected_answer(case);
-        assert_eq!(answer.tokens.prompt, case.prompt_ids, "round {round}: prompt ids");
-        assert_eq!(answer.tokens.answer, ids, "round {round}: answer ids");
-        assert_eq!(answer.reason, Some(reason), "round {round}");
-        assert_eq!(answer.text, case.text, "round {round}");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_one_bos_reaches_the_model() {
     let goldens = goldens::load();

@@ -285,6 +285,7 @@ async fn build(
     quantization: Quantization,
     template: Option<&Path>,
 ) -> Result<mistralrs::Model, LoadError> {
+    let prefix_cache = prefix_cache_n(&device);
     // Auto-detecting builder: it honours the device and also loads Gemma 3 text checkpoints.
     let mut builder = ModelBuilder::new(dir.to_string_lossy())
         .with_token_source(TokenSource::None)
@@ -294,7 +295,7 @@ async fn build(
         // The prefix cache: a turn re-reads only what is new since the last answer. It hides the
         // cached prompt tokens from the sampler's first step, so the penalties are ours (see
         // `observer`), applied over the whole prompt as transformers does.
-        .with_prefix_cache_n(prefix_cache_n());
+        .with_prefix_cache_n(prefix_cache);
     if let Some(path) = template {
         builder = builder.with_jinja_explicit(path.to_string_lossy().into_owned());
     }
@@ -322,11 +323,18 @@ async fn build(
     }
 }
 
-/// Sequences the prefix cache keeps on a GPU (mistral.rs 0.8.1 never evicts on the CPU, where
-/// every answered turn stays cached). `GEMMA_TUI_PREFIX_CACHE=off` turns it off (benchmarks).
-fn prefix_cache_n() -> Option<usize> {
-    let off = std::env::var("GEMMA_TUI_PREFIX_CACHE").is_ok_and(|v| v == "off" || v == "0");
-    (!off).then_some(2)
+/// Sequences the prefix cache keeps. On a GPU mistral.rs 0.8.1 evicts past that number; on the
+/// CPU it never evicts, so every answered turn's KV cache would stay in RAM until the model is
+/// unloaded (hundreds of MB a turn for 2B, unbounded over a long chat): there it is off unless
+/// `GEMMA_TUI_PREFIX_CACHE=on` asks for it (short chats, benchmarks); `=off` turns it off
+/// everywhere. Either way the penalties see the whole prompt (see `observer`).
+fn prefix_cache_n(device: &Device) -> Option<usize> {
+    match std::env::var("GEMMA_TUI_PREFIX_CACHE").as_deref() {
+        Ok("on" | "1") => Some(2),
+        Ok("off" | "0") => None,
+        _ if device.is_cpu() => None,
+        _ => Some(2),
+    }
 }
 
 /// The family tells the prompt rules whether Gemma 2's turn shaping applies.

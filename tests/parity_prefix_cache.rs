@@ -1,0 +1,53 @@
+//! Parity with the prefix cache on (this file alone, so the switch is set before any engine
+//! thread reads it): a turn that repeats or extends an earlier conversation still equals
+//! transformers. A guard, not a proof of the penalty fix: on this fixture's goldens the greedy
+//! answer comes out the same even with mistral.rs's own penalty (checked by hand), so the
+//! fix itself is shown by `observer`'s unit test of a cache-hit first step.
+
+mod support;
+
+use gemma_tui::engine::FinishReason;
+use support::goldens::{self, GoldenCase};
+use support::harness::{self, greedy};
+
+/// transformers stops after emitting the terminator and keeps it in its output; the engine
+/// reports the answer without it and says why it stopped.
+fn expected_answer(case: &GoldenCase) -> (&[u32], FinishReason) {
+    match case.finish.as_str() {
+        "stop" => (&case.output_ids[..case.output_ids.len() - 1], FinishReason::Stop),
+        _ => (&case.output_ids[..], FinishReason::Length),
+    }
+}
+
+/// With the prefix cache on, a turn that extends an earlier conversation re-reads only its new
+/// tokens, and mistral.rs's sampler context then lacks the cached ones; the repetition penalty
+/// (ours) still covers the whole prompt, so the answer still equals transformers'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_served_from_the_prefix_cache_still_equals_transformers() {
+    // The only test of this binary: no other thread reads the environment yet.
+    std::env::set_var("GEMMA_TUI_PREFIX_CACHE", "on");
+    let goldens = goldens::load();
+    let mut engine = harness::load_fixture().await;
+    let case = goldens
+        .cases
+        .iter()
+        .find(|c| c.messages.len() >= 3 && c.repetition_penalty != 1.0)
+        .expect("a multi-turn case with a penalty");
+    // The first user turn alone: its prompt and answer are then cached.
+    let first = engine.ask(None, case.messages[..1].to_vec(), greedy(1.05, 8)).await;
+    assert_eq!(first.error, None);
+    for round in 0..2 {
+        let answer = engine
+            .ask(
+                None,
+                case.messages.clone(),
+                greedy(case.repetition_penalty, case.max_new_tokens),
+            )
+            .await;
+        let (ids, reason) = expected_answer(case);
+        assert_eq!(answer.tokens.prompt, case.prompt_ids, "round {round}: prompt ids");
+        assert_eq!(answer.tokens.answer, ids, "round {round}: answer ids");
+        assert_eq!(answer.reason, Some(reason), "round {round}");
+        assert_eq!(answer.text, case.text, "round {round}");
+    }
+}
