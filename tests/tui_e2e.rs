@@ -14,3 +14,7 @@ mod pty;
 #[cfg(unix)]
 #[path = "tui/sessions_pty.rs"]
 mod sessions_pty;
+
+#[cfg(unix)]
+#[path = "tui/settings_pty.rs"]
+mod settings_pty;
