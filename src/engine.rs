@@ -10,6 +10,7 @@ pub mod model_spec;
 pub mod observer;
 pub mod prompt;
 pub mod protocol;
+pub mod quant_cache;
 pub mod quantization;
 pub mod sampling;
 pub mod source;
@@ -24,4 +25,4 @@ pub use protocol::{
 };
 pub use quantization::Quantization;
 pub use sampling::{SamplingField, SamplingSettings};
-pub use worker::{spawn, EngineHandle};
+pub use worker::{spawn, EngineEnv, EngineHandle};

@@ -5,9 +5,8 @@
 
 use std::io::{IsTerminal, Write};
 
-use crate::engine::source::HubEnv;
 use crate::engine::{
-    self, ChatMessage, ChatRequest, EngineCommand, EngineEvent, FinishReason, LoadProgress, LoadedModel,
+    self, ChatMessage, ChatRequest, EngineCommand, EngineEnv, EngineEvent, FinishReason, LoadProgress, LoadedModel,
     SamplingSettings, Usage,
 };
 use crate::sanitize::StreamSanitizer;
@@ -15,7 +14,7 @@ use crate::sanitize::StreamSanitizer;
 pub struct HeadlessRequest {
     /// An `EngineCommand::Load`.
     pub load: EngineCommand,
-    pub hub: HubEnv,
+    pub env: EngineEnv,
     pub system: Option<String>,
     pub prompt: String,
     pub sampling: SamplingSettings,
@@ -35,7 +34,7 @@ pub async fn run(request: HeadlessRequest) -> Result<Ended, String> {
     for caveat in request.sampling.caveats() {
         eprintln!("note: {caveat}");
     }
-    let (engine, mut events) = engine::spawn(request.hub.clone());
+    let (engine, mut events) = engine::spawn(request.env.clone());
     engine.send(request.load.clone());
     let loaded = wait_for_load(&mut events, chatty).await?;
 

@@ -74,7 +74,10 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
     };
     let request = HeadlessRequest {
         load: settings.load_command(model),
-        hub,
+        env: gemma_tui::engine::EngineEnv {
+            hub,
+            quant_cache: Some(paths.quant_cache()),
+        },
         system: settings.system_prompt.clone(),
         prompt,
         sampling: settings.sampling.clone(),

@@ -9,6 +9,8 @@ pub struct Paths {
     pub config_dir: PathBuf,
     pub data_dir: PathBuf,
     pub state_dir: PathBuf,
+    /// Files that can be made again (quantized weights).
+    pub cache_dir: PathBuf,
 }
 
 impl Paths {
@@ -33,6 +35,10 @@ impl Paths {
                 dirs.as_ref()
                     .map(|d| d.state_dir().unwrap_or_else(|| d.data_local_dir()).to_path_buf()),
             ),
+            cache_dir: pick(
+                "GEMMA_TUI_CACHE_DIR",
+                dirs.as_ref().map(|d| d.cache_dir().to_path_buf()),
+            ),
         }
     }
 
@@ -43,6 +49,11 @@ impl Paths {
     /// The session database (see `store`).
     pub fn sessions_db(&self) -> PathBuf {
         self.data_dir.join("sessions.db")
+    }
+
+    /// Quantized weights kept between starts (see `engine::quant_cache`).
+    pub fn quant_cache(&self) -> PathBuf {
+        self.cache_dir.join("quantized")
     }
 
     pub fn log_file(&self) -> PathBuf {

@@ -74,7 +74,10 @@ async fn chat(start: Start, keymap: Keymap, paths: &Paths) -> Result<(), String>
         sessions,
         ..
     } = start;
-    let (engine, mut engine_events) = engine::spawn(hub.clone());
+    let (engine, mut engine_events) = engine::spawn(engine::EngineEnv {
+        hub: hub.clone(),
+        quant_cache: Some(paths.quant_cache()),
+    });
     engine.send(settings.load_command(model.clone()));
     let first_load = LoadChoice {
         name: settings.model.clone(),

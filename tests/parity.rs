@@ -6,8 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use gemma_tui::engine::detok::StreamDecoder;
-use gemma_tui::engine::FinishReason;
-use support::goldens::{self, GoldenCase};
+use support::goldens::{self, expected_answer, GoldenCase};
 use support::harness::{self, greedy};
 use support::tiny_gemma;
 
@@ -19,15 +18,6 @@ fn the_fixture_is_the_one_the_goldens_were_made_from() {
         fingerprint, goldens.fingerprint,
         "the generated fixture changed: regenerate tests/reference/goldens.json (see tests/reference/README.md)"
     );
-}
-
-/// transformers stops after emitting the terminator and keeps it in its output; the engine
-/// reports the answer without it and says why it stopped.
-fn expected_answer(case: &GoldenCase) -> (&[u32], FinishReason) {
-    match case.finish.as_str() {
-        "stop" => (&case.output_ids[..case.output_ids.len() - 1], FinishReason::Stop),
-        _ => (&case.output_ids[..], FinishReason::Length),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,18 +6,8 @@
 
 mod support;
 
-use gemma_tui::engine::FinishReason;
-use support::goldens::{self, GoldenCase};
+use support::goldens::{self, expected_answer};
 use support::harness::{self, greedy};
-
-/// transformers stops after emitting the terminator and keeps it in its output; the engine
-/// reports the answer without it and says why it stopped.
-fn expected_answer(case: &GoldenCase) -> (&[u32], FinishReason) {
-    match case.finish.as_str() {
-        "stop" => (&case.output_ids[..case.output_ids.len() - 1], FinishReason::Stop),
-        _ => (&case.output_ids[..], FinishReason::Length),
-    }
-}
 
 /// With the prefix cache on, a turn that extends an earlier conversation re-reads only its new
 /// tokens, and mistral.rs's sampler context then lacks the cached ones; the repetition penalty

@@ -170,24 +170,10 @@ fn tensors() -> Vec<(String, Vec<usize>, f32)> {
 
 fn write_weights(path: &Path) -> std::io::Result<()> {
     let tensors = tensors();
-    let mut header = String::from(r#"{"__metadata__":{"format":"pt"}"#);
-    let mut offset = 0usize;
-    for (name, shape, _) in &tensors {
-        let end = offset + 2 * shape.iter().product::<usize>();
-        let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-        header += &format!(
-            r#","{name}":{{"dtype":"BF16","shape":[{}],"data_offsets":[{offset},{end}]}}"#,
-            dims.join(",")
-        );
-        offset = end;
-    }
-    header.push('}');
-    while header.len() % 8 != 0 {
-        header.push(' ');
-    }
     let mut out = BufWriter::with_capacity(1 << 22, std::fs::File::create(path)?);
-    out.write_all(&(header.len() as u64).to_le_bytes())?;
-    out.write_all(header.as_bytes())?;
+    let prefix =
+        tiny_gemma::bf16_safetensors_prefix(tensors.iter().map(|(name, shape, _)| (name.as_str(), shape.as_slice())));
+    out.write_all(&prefix)?;
     let stops = [tiny_gemma::EOS as usize, tiny_gemma::END_OF_TURN as usize];
     let mut buf = Vec::with_capacity(1 << 22);
     for (t, (name, shape, half_width)) in tensors.iter().enumerate() {

@@ -13,6 +13,7 @@ use super::memory;
 use super::model_dir::{self, ModelDir, ModelDirError, ModelFamily};
 use super::model_spec::ModelSpec;
 use super::protocol::{LoadProgress, LoadedModel};
+use super::quant_cache;
 use super::quantization::Quantization;
 use super::source::{self, HubEnv, SourceError};
 use crate::panic_hook::{panic_message, QuietSection};
@@ -121,6 +122,7 @@ pub async fn prepare(
 /// memory check counts what is free now.
 pub async fn build_prepared(
     prepared: Prepared,
+    cache_root: Option<PathBuf>,
     progress: &UnboundedSender<LoadProgress>,
 ) -> Result<LoadedEngine, LoadError> {
     let Prepared {
@@ -145,11 +147,21 @@ pub async fn build_prepared(
         dir: dir.clone(),
         detail,
     })?;
-    let model = build(&dir, device.clone(), dtype, quantization, template.as_deref()).await;
+    let cache = cache_root
+        .filter(|_| uses_cache(&device, inspected.family))
+        .and_then(|root| quant_cache::entry(&root, &dir, &inspected.weight_files, quantization, &describe(&device)));
+    let plan = BuildPlan {
+        dir: &dir,
+        device: device.clone(),
+        dtype,
+        quantization,
+        template: template.as_deref(),
+    };
+    let model = build_cached(plan, cache).await;
     if let Some(path) = template {
         let _ = std::fs::remove_file(path);
     }
-    let model = model?;
+    let (model, from_cache) = model?;
 
     let info = LoadedModel {
         name,
@@ -163,6 +175,7 @@ pub async fn build_prepared(
         },
         device: describe(&device),
         quantization: (!quantization.is_none()).then(|| quantization.to_string()),
+        from_cache,
     };
     Ok(LoadedEngine {
         model,
@@ -276,32 +289,107 @@ fn single_bos_template(dir: &ModelDir, tokenizer: &Tokenizer) -> Result<Option<P
     Ok(Some(path))
 }
 
-/// `ModelBuilder::build` blocks for long and may panic on malformed files: it runs on a
-/// blocking thread, quietly, and a panic becomes an error.
-async fn build(
-    dir: &Path,
+/// How the pipeline is built: the engine's knobs beside the model folder.
+struct BuildPlan<'a> {
+    dir: &'a Path,
     device: Device,
     dtype: ModelDType,
     quantization: Quantization,
-    template: Option<&Path>,
-) -> Result<mistralrs::Model, LoadError> {
-    let prefix_cache = prefix_cache_n(&device);
+    template: Option<&'a Path>,
+}
+
+/// Builds through the quantization cache when there is one for this load: reads a ready entry
+/// (an entry mistral.rs cannot load is removed, then rebuilt), else quantizes and writes one.
+/// Returns the model and whether it came from the cache.
+async fn build_cached(
+    plan: BuildPlan<'_>,
+    cache: Option<quant_cache::Entry>,
+) -> Result<(mistralrs::Model, bool), LoadError> {
+    let Some(entry) = cache else {
+        return Ok((build(plan, None).await?, false));
+    };
+    if entry.is_ready() {
+        match build_from_uqff(&plan, &entry).await {
+            Ok(model) => {
+                tracing::info!(entry = %entry.dir.display(), "loaded the quantized weights from the cache");
+                return Ok((model, true));
+            }
+            Err(e) => {
+                tracing::warn!(entry = %entry.dir.display(), "the cached quantized weights did not load, quantizing again: {e}")
+            }
+        }
+    }
+    entry.clear();
+    entry.prune_stale();
+    let target = entry.target();
+    let built = build(plan, Some(target)).await;
+    match &built {
+        Ok(_) => {
+            if let Err(e) = entry.commit() {
+                tracing::warn!(entry = %entry.dir.display(), "cannot finish the quantization cache entry: {e}");
+            }
+        }
+        Err(_) => entry.clear(),
+    }
+    Ok((built?, false))
+}
+
+/// `ModelBuilder::build` (quantizing, and writing the quantized weights to `write_uqff`).
+async fn build(plan: BuildPlan<'_>, write_uqff: Option<PathBuf>) -> Result<mistralrs::Model, LoadError> {
+    let prefix_cache = prefix_cache_n(&plan.device);
     // Auto-detecting builder: it honours the device and also loads Gemma 3 text checkpoints.
-    let mut builder = ModelBuilder::new(dir.to_string_lossy())
+    let mut builder = ModelBuilder::new(plan.dir.to_string_lossy())
         .with_token_source(TokenSource::None)
-        .with_dtype(dtype)
-        .with_device(device)
+        .with_dtype(plan.dtype)
+        .with_device(plan.device.clone())
         .with_max_num_seqs(1)
         // The prefix cache: a turn re-reads only what is new since the last answer. It hides the
         // cached prompt tokens from the sampler's first step, so the penalties are ours (see
         // `observer`), applied over the whole prompt as transformers does.
         .with_prefix_cache_n(prefix_cache);
-    if let Some(path) = template {
+    if let Some(path) = plan.template {
         builder = builder.with_jinja_explicit(path.to_string_lossy().into_owned());
     }
-    if let Some(isq) = quantization.isq_type() {
+    if let Some(isq) = plan.quantization.isq_type() {
         builder = builder.with_isq(isq);
     }
+    if let Some(target) = write_uqff {
+        builder = builder.write_uqff(target);
+    }
+    finish_build(plan.dir, move |handle| handle.block_on(builder.build())).await
+}
+
+/// Reads a cache entry. Only `TextModelBuilder` takes UQFF in mistral.rs 0.8.1, and it picks
+/// the device itself (the CPU when forced, else the first GPU), so `uses_cache` keeps other
+/// devices away from here.
+async fn build_from_uqff(plan: &BuildPlan<'_>, entry: &quant_cache::Entry) -> Result<mistralrs::Model, LoadError> {
+    let mut builder = mistralrs::UqffTextModelBuilder::new(entry.dir.to_string_lossy(), vec![entry.first_shard()])
+        .into_inner()
+        .with_token_source(TokenSource::None)
+        .with_dtype(plan.dtype)
+        .with_max_num_seqs(1)
+        .with_prefix_cache_n(prefix_cache_n(&plan.device));
+    if plan.device.is_cpu() {
+        builder = builder.with_force_cpu();
+    }
+    if let Some(path) = plan.template {
+        builder = builder.with_jinja_explicit(path.to_string_lossy().into_owned());
+    }
+    finish_build(&entry.dir, move |handle| handle.block_on(builder.build())).await
+}
+
+/// Whether loads on `device` of a `family` model can go through the quantization cache.
+fn uses_cache(device: &Device, family: ModelFamily) -> bool {
+    let default_gpu = mistralrs::best_device(false).is_ok_and(|best| best.same_device(device));
+    family == ModelFamily::Gemma2 && (device.is_cpu() || default_gpu)
+}
+
+/// mistral.rs's `build` blocks for long and may panic on malformed files: it runs on a
+/// blocking thread, quietly, and a panic becomes an error.
+async fn finish_build(
+    dir: &Path,
+    job: impl FnOnce(&tokio::runtime::Handle) -> anyhow::Result<mistralrs::Model> + Send + 'static,
+) -> Result<mistralrs::Model, LoadError> {
     let handle = tokio::runtime::Handle::current();
     let engine_error = |detail: String| LoadError::Engine {
         dir: dir.to_path_buf(),
@@ -309,7 +397,7 @@ async fn build(
     };
     let joined = tokio::task::spawn_blocking(move || {
         let _quiet = QuietSection::enter();
-        handle.block_on(builder.build())
+        job(&handle)
     })
     .await;
     match joined {

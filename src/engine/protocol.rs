@@ -93,6 +93,8 @@ pub struct LoadedModel {
     pub dtype: String,
     pub device: String,
     pub quantization: Option<String>,
+    /// The quantized weights came from the quantization cache (no quantizing this time).
+    pub from_cache: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

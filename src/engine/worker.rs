@@ -6,6 +6,7 @@
 //! its end.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,13 +37,28 @@ impl EngineHandle {
     }
 }
 
-/// Starts the worker on the current tokio runtime. `hub` says where the Hugging Face cache is
-/// and who we are to the hub; each `Load` says what to load and how.
-pub fn spawn(hub: HubEnv) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
+/// What the worker needs of the machine: where the Hugging Face cache is and who we are to the
+/// hub, and where quantized weights are kept between starts (`None`: quantize every time).
+#[derive(Debug, Clone, Default)]
+pub struct EngineEnv {
+    pub hub: HubEnv,
+    pub quant_cache: Option<PathBuf>,
+}
+
+impl From<HubEnv> for EngineEnv {
+    fn from(hub: HubEnv) -> Self {
+        Self { hub, quant_cache: None }
+    }
+}
+
+/// Starts the worker on the current tokio runtime; each `Load` says what to load and how.
+pub fn spawn(env: impl Into<EngineEnv>) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
+    let EngineEnv { hub, quant_cache } = env.into();
     let (tx, commands) = unbounded_channel();
     let (events, rx) = unbounded_channel();
     let worker = Worker {
         hub,
+        quant_cache,
         events,
         commands,
         pending: VecDeque::new(),
@@ -54,6 +70,7 @@ pub fn spawn(hub: HubEnv) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
 
 struct Worker {
     hub: HubEnv,
+    quant_cache: Option<PathBuf>,
     events: UnboundedSender<EngineEvent>,
     commands: UnboundedReceiver<EngineCommand>,
     /// Commands that arrived while an answer was streaming.
@@ -131,7 +148,7 @@ impl Worker {
         if self.loaded.take().is_some() {
             self.emit(EngineEvent::Unloaded);
         }
-        let building = load::build_prepared(prepared, &progress_tx);
+        let building = load::build_prepared(prepared, self.quant_cache.clone(), &progress_tx);
         let result = forward_progress(building, &mut progress_rx, &self.events).await;
         match result {
             Ok(engine) => {

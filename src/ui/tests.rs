@@ -324,7 +324,7 @@ fn screen_rows(t: &Terminal<TestBackend>) -> Vec<String> {
         .collect()
 }
 
-fn screen_text(t: &Terminal<TestBackend>) -> String {
+pub(super) fn screen_text(t: &Terminal<TestBackend>) -> String {
     screen_rows(t).join("\n")
 }
 

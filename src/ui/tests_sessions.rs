@@ -49,7 +49,7 @@ fn with_pane() -> AppState {
     s
 }
 
-fn shot(state: &AppState, width: u16, height: u16) -> Terminal<TestBackend> {
+pub(super) fn shot(state: &AppState, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
     terminal
         .draw(|f| {

@@ -2,11 +2,8 @@
 //! snapshot cannot make: the memory planner's verdict and a refusal reaching the screen, the
 //! system prompt shown in the message box while it is edited.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
-
-use super::{render, TranscriptCache};
+use super::tests::screen_text;
+use super::tests_sessions::shot;
 use crate::engine::memory::ModelShape;
 use crate::keymap::Keymap;
 use crate::msg::Msg;
@@ -14,6 +11,7 @@ use crate::settings::Settings;
 use crate::state::settings_pane::{ModelChoice, Survey};
 use crate::state::{AppState, ModelPhase};
 use crate::update::update;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 fn with_pane() -> AppState {
     let mut settings = Settings {
@@ -53,28 +51,6 @@ fn with_pane() -> AppState {
     s
 }
 
-fn shot(state: &AppState, width: u16, height: u16) -> Terminal<TestBackend> {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
-    terminal
-        .draw(|f| {
-            render(state, &mut TranscriptCache::default(), f);
-        })
-        .expect("draw");
-    terminal
-}
-
-fn screen(t: &Terminal<TestBackend>) -> String {
-    let buffer = t.backend().buffer();
-    (0..buffer.area.height)
-        .map(|y| {
-            (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn key(s: &mut AppState, code: KeyCode) {
     update(s, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
 }
@@ -98,7 +74,7 @@ fn settings_pane_200x50() {
 #[test]
 fn the_planner_the_idle_setting_and_a_refusal_reach_the_screen() {
     let mut s = with_pane();
-    let text = screen(&shot(&s, 200, 50));
+    let text = screen_text(&shot(&s, 200, 50));
     assert!(
         text.contains("f32: will not fit") || text.contains("will not fit"),
         "9B f32 in 22 GiB:\n{text}"
@@ -114,7 +90,7 @@ fn the_planner_the_idle_setting_and_a_refusal_reach_the_screen() {
     key(&mut s, KeyCode::Enter);
     key(&mut s, KeyCode::Char('7'));
     key(&mut s, KeyCode::Enter);
-    let text = screen(&shot(&s, 200, 50));
+    let text = screen_text(&shot(&s, 200, 50));
     assert!(text.contains("must be between 0 (greedy) and 5"), "{text}");
 }
 
@@ -126,7 +102,7 @@ fn the_system_prompt_is_edited_in_the_message_box() {
         key(&mut s, KeyCode::Up);
     }
     key(&mut s, KeyCode::Enter);
-    let text = screen(&shot(&s, 80, 24));
+    let text = screen_text(&shot(&s, 80, 24));
     let compact: String = text.chars().filter(|c| *c != ' ').collect();
     assert!(
         compact.contains("존댓말로짧게") && compact.contains("두번째줄"),

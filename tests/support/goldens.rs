@@ -1,6 +1,6 @@
 //! The golden outputs transformers produced on the tiny model (tests/reference/).
 
-use gemma_tui::engine::{ChatMessage, Role};
+use gemma_tui::engine::{ChatMessage, FinishReason, Role};
 use serde_json::Value;
 
 pub struct GoldenCase {
@@ -88,5 +88,14 @@ pub fn load() -> Goldens {
         fingerprint,
         cases,
         decode_cases,
+    }
+}
+
+/// transformers stops after emitting the terminator and keeps it in its output; the engine
+/// reports the answer without it and says why it stopped.
+pub fn expected_answer(case: &GoldenCase) -> (&[u32], FinishReason) {
+    match case.finish.as_str() {
+        "stop" => (&case.output_ids[..case.output_ids.len() - 1], FinishReason::Stop),
+        _ => (&case.output_ids[..], FinishReason::Length),
     }
 }

@@ -55,6 +55,18 @@ pub struct Engine {
     next_gen: u64,
 }
 
+impl Engine {
+    /// A worker that has just announced `info` as loaded.
+    pub fn new(handle: EngineHandle, events: UnboundedReceiver<EngineEvent>, info: LoadedModel) -> Self {
+        Self {
+            handle,
+            events,
+            info,
+            next_gen: 1,
+        }
+    }
+}
+
 pub async fn next_event(events: &mut UnboundedReceiver<EngineEvent>) -> EngineEvent {
     tokio::time::timeout(EVENT_TIMEOUT, events.recv())
         .await

@@ -281,12 +281,13 @@ fn tensors(recipe: &Recipe) -> Vec<(String, Vec<usize>, Vec<f32>)> {
     out
 }
 
-fn safetensors(recipe: &Recipe) -> Vec<u8> {
-    let tensors = tensors(recipe);
+/// The start of a safetensors file of bf16 tensors stored in this order: the header's length
+/// (8 bytes, little-endian) and the header, padded to 8 bytes. The data follows it.
+pub fn bf16_safetensors_prefix<'a>(tensors: impl Iterator<Item = (&'a str, &'a [usize])>) -> Vec<u8> {
     let mut header = String::from(r#"{"__metadata__":{"format":"pt"}"#);
     let mut offset = 0;
-    for (name, shape, values) in &tensors {
-        let end = offset + 2 * values.len();
+    for (name, shape) in tensors {
+        let end = offset + 2 * shape.iter().product::<usize>();
         let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
         header += &format!(
             r#","{name}":{{"dtype":"BF16","shape":[{}],"data_offsets":[{offset},{end}]}}"#,
@@ -298,9 +299,15 @@ fn safetensors(recipe: &Recipe) -> Vec<u8> {
     while header.len() % 8 != 0 {
         header.push(' ');
     }
-    let mut out = Vec::with_capacity(8 + header.len() + offset);
+    let mut out = Vec::with_capacity(8 + header.len());
     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
+    out
+}
+
+fn safetensors(recipe: &Recipe) -> Vec<u8> {
+    let tensors = tensors(recipe);
+    let mut out = bf16_safetensors_prefix(tensors.iter().map(|(name, shape, _)| (name.as_str(), shape.as_slice())));
     for (_, _, values) in &tensors {
         for &v in values {
             out.extend_from_slice(&bf16_bits(v).to_le_bytes());

@@ -239,6 +239,7 @@ fn load_progress_moves_the_phase_and_measures_the_download_rate() {
         dtype: "f32".into(),
         device: "cpu".into(),
         quantization: None,
+        from_cache: false,
     };
     engine(&mut s, EngineEvent::Loaded(info));
     assert_eq!(s.model.phase, ModelPhase::Ready);

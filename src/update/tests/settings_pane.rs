@@ -302,6 +302,7 @@ fn loaded(name: &str, quantization: Option<&str>) -> EngineEvent {
         dtype: "f32".into(),
         device: "cpu".into(),
         quantization: quantization.map(String::from),
+        from_cache: false,
     })
 }
 
