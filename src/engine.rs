@@ -3,7 +3,9 @@
 
 pub mod detok;
 pub mod device;
+pub mod fake;
 pub mod load;
+pub mod local;
 pub mod memory;
 pub mod model_dir;
 pub mod model_spec;
@@ -25,4 +27,4 @@ pub use protocol::{
 };
 pub use quantization::Quantization;
 pub use sampling::{SamplingField, SamplingSettings};
-pub use worker::{spawn, EngineEnv, EngineHandle};
+pub use worker::{spawn, spawn_backend, Backend, Cancel, ChatEnd, EngineEnv, EngineHandle, Sink};

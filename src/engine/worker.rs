@@ -1,27 +1,21 @@
-//! The engine worker: one task owns the loaded model and serves commands one at a time.
-//!
-//! Text reaches the user from token ids (see `observer`), decoded by our own tokenizer so that
-//! it equals transformers' `decode(ids, skip_special_tokens=True)`. mistral.rs's stream is still
-//! consumed (its channel holds one chunk; an unread stream would stall the engine) but only for
-//! its end.
+//! The engine worker: the backend-neutral part. One task serves commands one at a time to a
+//! [`Backend`] (mistral.rs on this machine, a remote server, or the scripted fake of the
+//! tests): commands that arrive during an answer wait their turn, except that a cancel stops
+//! it and a load or an unload stops it and then runs; and every chat ends with exactly one
+//! `Finished` (after an `Error` if it failed), whatever the backend did.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
-use either::Either;
-use mistralrs::{RequestBuilder, Response, TextMessageRole, TextMessages};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::Notify;
 
-use super::detok::StreamDecoder;
-use super::load::{self, uses_gemma2_rules, LoadRequest, LoadedEngine};
-use super::observer::{Observed, ObserverConfig, Penalties, TokenObserver};
-use super::prompt::{self, ChatMessage, FittedPrompt, PromptError, Role};
-use super::protocol::{
-    ChatRequest, EngineCommand, EngineEvent, FinishReason, GenId, LoadProgress, TokenTranscript, Usage,
-};
+use super::load::LoadRequest;
+use super::local::LocalBackend;
+use super::protocol::{ChatRequest, EngineCommand, EngineEvent, FinishReason, GenId, TokenTranscript, Usage};
 use super::source::HubEnv;
 
 /// Sends commands to the worker. Cheap to clone.
@@ -51,40 +45,90 @@ impl From<HubEnv> for EngineEnv {
     }
 }
 
-/// Starts the worker on the current tokio runtime; each `Load` says what to load and how.
+/// Where a backend reports events.
+#[derive(Clone)]
+pub struct Sink(UnboundedSender<EngineEvent>);
+
+impl Sink {
+    pub fn emit(&self, event: EngineEvent) {
+        let _ = self.0.send(event);
+    }
+}
+
+/// Stops an answer: a flag a backend checks between tokens (mistral.rs's logits processor reads
+/// it), and a wake-up for a backend that waits on a network stream.
+#[derive(Clone, Default)]
+pub struct Cancel {
+    flag: Arc<AtomicBool>,
+    woken: Arc<Notify>,
+}
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+        self.woken.notify_waiters();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+
+    /// The flag itself, for code that must not await (a logits processor).
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.flag.clone()
+    }
+
+    /// Resolves once the answer is cancelled.
+    pub async fn cancelled(&self) {
+        let woken = self.woken.notified();
+        if self.is_cancelled() {
+            return;
+        }
+        woken.await;
+    }
+}
+
+/// What runs the model. The worker calls one method at a time.
+pub trait Backend: Send + 'static {
+    /// Loads `request` (replacing what is loaded), reporting progress, `Unloaded`, `Loaded` or
+    /// the error through `sink`.
+    fn load(&mut self, request: LoadRequest, sink: &Sink) -> impl Future<Output = ()> + Send;
+    /// Frees the model and reports `Unloaded`.
+    fn unload(&mut self, sink: &Sink);
+    /// Answers `request`, reporting `PromptReady` and the tokens through `sink`, and returns
+    /// how it ended; it stops soon after `cancel` fires. The worker reports the end.
+    fn chat(&mut self, request: ChatRequest, cancel: Cancel, sink: &Sink) -> impl Future<Output = ChatEnd> + Send;
+}
+
+/// Starts the worker for mistral.rs on this machine; each `Load` says what to load and how.
 pub fn spawn(env: impl Into<EngineEnv>) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
     let EngineEnv { hub, quant_cache } = env.into();
+    spawn_backend(LocalBackend::new(hub, quant_cache))
+}
+
+/// Starts the worker on the current tokio runtime for any backend.
+pub fn spawn_backend<B: Backend>(backend: B) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
     let (tx, commands) = unbounded_channel();
     let (events, rx) = unbounded_channel();
     let worker = Worker {
-        hub,
-        quant_cache,
-        events,
+        backend,
+        sink: Sink(events),
         commands,
         pending: VecDeque::new(),
-        loaded: None,
     };
     tokio::spawn(worker.run());
     (EngineHandle { tx }, rx)
 }
 
-struct Worker {
-    hub: HubEnv,
-    quant_cache: Option<PathBuf>,
-    events: UnboundedSender<EngineEvent>,
+struct Worker<B> {
+    backend: B,
+    sink: Sink,
     commands: UnboundedReceiver<EngineCommand>,
     /// Commands that arrived while an answer was streaming.
     pending: VecDeque<EngineCommand>,
-    loaded: Option<LoadedEngine>,
 }
 
-/// How one generation ended, before usage is attached.
-struct Outcome {
-    reason: FinishReason,
-    error: Option<String>,
-}
-
-impl Worker {
+impl<B: Backend> Worker<B> {
     async fn run(mut self) {
         loop {
             let command = match self.pending.pop_front() {
@@ -100,240 +144,68 @@ impl Worker {
                     device,
                     quantization,
                 } => {
-                    self.load(LoadRequest {
+                    let request = LoadRequest {
                         spec,
                         device,
                         quantization,
-                    })
-                    .await
+                    };
+                    self.backend.load(request, &self.sink).await
                 }
                 EngineCommand::Chat(request) => self.chat(request).await,
                 EngineCommand::Cancel { .. } => {} // nothing is running
-                EngineCommand::Unload => {
-                    self.loaded = None;
-                    self.emit(EngineEvent::Unloaded);
-                }
+                EngineCommand::Unload => self.backend.unload(&self.sink),
             }
         }
     }
 
-    fn emit(&self, event: EngineEvent) {
-        let _ = self.events.send(event);
-    }
-
-    /// Checks the new model's files first, with the current model still loaded: a folder that
-    /// is not a model, a gated repo or a bad tokenizer is refused and the current model goes
-    /// on answering (it is announced as `Loaded` again). Only then is the current model freed
-    /// (two large models rarely fit side by side) and the new one built.
-    async fn load(&mut self, request: LoadRequest) {
-        let (progress_tx, mut progress_rx) = unbounded_channel::<LoadProgress>();
-        let prepared = {
-            let preparing = load::prepare(&request, &self.hub, &progress_tx);
-            forward_progress(preparing, &mut progress_rx, &self.events).await
-        };
-        let prepared = match prepared {
-            Ok(prepared) => prepared,
-            Err(e) => {
-                tracing::warn!("load refused before unloading: {e}");
-                self.emit(EngineEvent::Error {
-                    gen_id: None,
-                    message: e.to_string(),
-                });
-                if let Some(kept) = &self.loaded {
-                    self.emit(EngineEvent::Loaded(kept.info.clone()));
-                }
-                return;
-            }
-        };
-        if self.loaded.take().is_some() {
-            self.emit(EngineEvent::Unloaded);
-        }
-        let building = load::build_prepared(prepared, self.quant_cache.clone(), &progress_tx);
-        let result = forward_progress(building, &mut progress_rx, &self.events).await;
-        match result {
-            Ok(engine) => {
-                tracing::info!(model = %engine.info.name, dir = %engine.info.dir.display(), "model loaded");
-                self.emit(EngineEvent::Loaded(engine.info.clone()));
-                self.loaded = Some(engine);
-            }
-            Err(e) => {
-                tracing::warn!("load failed: {e}");
-                self.emit(EngineEvent::Error {
-                    gen_id: None,
-                    message: e.to_string(),
-                });
-            }
-        }
-    }
-
-    /// Every chat ends with exactly one `Finished`, after an `Error` if it failed: `answer`
+    /// Every chat ends with exactly one `Finished`, after an `Error` if it failed: the backend
     /// returns how it ended on every path, and only this function reports the end.
     async fn chat(&mut self, request: ChatRequest) {
         let gen_id = request.gen_id;
-        let end = match self.start(&request).await {
-            Ok(fitted) => self.generate(request, fitted).await,
-            Err(message) => ChatEnd::failed(message),
+        let cancel = Cancel::default();
+        let mut commands_open = true;
+        let end = {
+            let answering = self.backend.chat(request, cancel.clone(), &self.sink);
+            tokio::pin!(answering);
+            loop {
+                tokio::select! {
+                    biased;
+                    command = self.commands.recv(), if commands_open => match command {
+                        Some(EngineCommand::Cancel { gen_id: id }) if id == gen_id => cancel.cancel(),
+                        Some(EngineCommand::Cancel { .. }) => {}
+                        Some(other) => {
+                            // A new load or unload ends this answer; a new chat waits its turn.
+                            if !matches!(other, EngineCommand::Chat(_)) {
+                                cancel.cancel();
+                            }
+                            self.pending.push_back(other);
+                        }
+                        None => {
+                            commands_open = false;
+                            cancel.cancel();
+                        }
+                    },
+                    end = &mut answering => break end,
+                }
+            }
         };
         for event in end.into_events(gen_id) {
-            self.emit(event);
-        }
-    }
-
-    /// Checks the request and fits its prompt; the error is the line to show the user.
-    async fn start(&self, request: &ChatRequest) -> Result<FittedPrompt, String> {
-        let engine = self.loaded.as_ref().ok_or("no model is loaded: load one first")?;
-        request.sampling.validate().map_err(|e| e.to_string())?;
-        let fitted = prepare_prompt(engine, request).await.map_err(|e| e.to_string())?;
-        self.emit(EngineEvent::PromptReady {
-            gen_id: request.gen_id,
-            prompt_tokens: fitted.prompt_tokens,
-            usable_context: engine.info.usable_context,
-            dropped_turns: fitted.dropped_pairs * 2,
-        });
-        Ok(fitted)
-    }
-
-    async fn generate(&mut self, request: ChatRequest, fitted: FittedPrompt) -> ChatEnd {
-        let Some(engine) = self.loaded.as_ref() else {
-            return ChatEnd::failed("no model is loaded: load one first".into());
-        };
-        let gen_id = request.gen_id;
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let (observed_tx, mut observed) = unbounded_channel();
-        // The prompt ids, for the penalties: mistral.rs's context hides the prefix-cached ones.
-        let prompt = match engine
-            .model
-            .tokenize(Either::Left(to_text_messages(&fitted.messages)), None, true, true, None)
-            .await
-        {
-            Ok(ids) => ids,
-            Err(e) => return ChatEnd::failed(format!("the engine could not tokenize the prompt: {e}")),
-        };
-        let mut params = request.sampling.to_mistralrs(engine.stop_ids.clone());
-        let penalties = Penalties {
-            repetition: params.repetition_penalty.take().unwrap_or(1.0),
-            frequency: params.frequency_penalty.take().unwrap_or(0.0),
-            presence: params.presence_penalty.take().unwrap_or(0.0),
-        };
-        let observer = TokenObserver::new(
-            ObserverConfig {
-                prompt,
-                max_new_tokens: request.sampling.max_new_tokens as usize,
-                stop_id: engine.stop_ids[0],
-                min_p: request.sampling.min_p_filter(),
-                penalties,
-            },
-            cancelled.clone(),
-            observed_tx,
-        );
-        let builder = RequestBuilder::from(to_text_messages(&fitted.messages))
-            .set_sampling(params)
-            // One more than asked: the observer ends the answer itself and must see the last token.
-            .set_sampler_max_len(request.sampling.max_new_tokens as usize + 1)
-            .add_logits_processor(Arc::new(observer));
-
-        let started = Instant::now();
-        let mut stats = TokenClock::new(started);
-        let mut decoder = StreamDecoder::new(engine.tokenizer.clone());
-        let mut length_reached = false;
-        let mut prompt_ids = Vec::new();
-        let mut stream = match engine.model.stream_chat_request(builder).await {
-            Ok(s) => s,
-            Err(e) => return ChatEnd::failed(format!("the engine refused the request: {e}")),
-        };
-        let events = self.events.clone();
-        let emit_token = |decoder: &mut StreamDecoder, stats: &mut TokenClock, id: u32, cancelled: &AtomicBool| {
-            if cancelled.load(Ordering::Relaxed) {
-                return; // the answer was stopped; tokens already in flight are not shown
-            }
-            stats.tick();
-            match decoder.push(id) {
-                Ok(Some(delta)) => {
-                    let _ = events.send(EngineEvent::Token { gen_id, delta });
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!("cannot decode token {id}: {e}"),
-            }
-        };
-
-        let outcome = loop {
-            tokio::select! {
-                biased;
-                command = self.commands.recv() => match command {
-                    Some(EngineCommand::Cancel { gen_id: id }) if id == gen_id => cancelled.store(true, Ordering::Relaxed),
-                    Some(EngineCommand::Cancel { .. }) => {}
-                    Some(other) => {
-                        // A new load or unload ends this answer; a new chat waits its turn.
-                        if !matches!(other, EngineCommand::Chat(_)) {
-                            cancelled.store(true, Ordering::Relaxed);
-                        }
-                        self.pending.push_back(other);
-                    }
-                    None => cancelled.store(true, Ordering::Relaxed),
-                },
-                Some(item) = observed.recv() => match item {
-                    Observed::Prompt(ids) => prompt_ids = ids,
-                    Observed::Token(id) => emit_token(&mut decoder, &mut stats, id, &cancelled),
-                    Observed::LengthReached => length_reached = true,
-                },
-                response = stream.next() => {
-                    if let Some(outcome) = stream_end(response) {
-                        break outcome;
-                    }
-                }
-            }
-        };
-        drop(stream);
-        // Ids observed before the stream ended but not yet handled.
-        while let Ok(item) = observed.try_recv() {
-            match item {
-                Observed::Prompt(ids) => prompt_ids = ids,
-                Observed::Token(id) => emit_token(&mut decoder, &mut stats, id, &cancelled),
-                Observed::LengthReached => length_reached = true,
-            }
-        }
-        if let Ok(rest) = decoder.finish() {
-            if !rest.is_empty() && !cancelled.load(Ordering::Relaxed) {
-                self.emit(EngineEvent::Token { gen_id, delta: rest });
-            }
-        }
-        let reason = if cancelled.load(Ordering::Relaxed) {
-            FinishReason::Cancelled
-        } else if length_reached {
-            FinishReason::Length
-        } else {
-            outcome.reason
-        };
-        if !prompt_ids.is_empty() && prompt_ids.len() != fitted.prompt_tokens {
-            tracing::warn!(
-                counted = fitted.prompt_tokens,
-                fed = prompt_ids.len(),
-                "prompt count differs from the prompt fed"
-            );
-        }
-        ChatEnd {
-            reason,
-            error: outcome.error,
-            usage: stats.usage(prompt_ids.len().max(fitted.prompt_tokens), fitted.dropped_pairs * 2),
-            tokens: TokenTranscript {
-                prompt: prompt_ids,
-                answer: decoder.ids().to_vec(),
-            },
+            self.sink.emit(event);
         }
     }
 }
 
 /// How one chat ended, on any path: what `Finished` reports, and the error before it.
 #[derive(Debug)]
-struct ChatEnd {
-    reason: FinishReason,
-    error: Option<String>,
-    usage: Usage,
-    tokens: TokenTranscript,
+pub struct ChatEnd {
+    pub reason: FinishReason,
+    pub error: Option<String>,
+    pub usage: Usage,
+    pub tokens: TokenTranscript,
 }
 
 impl ChatEnd {
-    fn failed(message: String) -> Self {
+    pub fn failed(message: String) -> Self {
         Self {
             reason: FinishReason::Error,
             error: Some(message),
@@ -358,128 +230,10 @@ impl ChatEnd {
     }
 }
 
-/// Runs `work`, passing its progress reports on as events as they come.
-async fn forward_progress<T>(
-    work: impl std::future::Future<Output = T>,
-    progress: &mut UnboundedReceiver<LoadProgress>,
-    events: &UnboundedSender<EngineEvent>,
-) -> T {
-    tokio::pin!(work);
-    let result = loop {
-        tokio::select! {
-            result = &mut work => break result,
-            Some(p) = progress.recv() => { let _ = events.send(EngineEvent::LoadProgress(p)); }
-        }
-    };
-    while let Ok(p) = progress.try_recv() {
-        let _ = events.send(EngineEvent::LoadProgress(p));
-    }
-    result
-}
-
-/// `Some` when this stream item ends the answer.
-fn stream_end(response: Option<Response>) -> Option<Outcome> {
-    let stop = |reason| Some(Outcome { reason, error: None });
-    match response {
-        None => stop(FinishReason::Stop),
-        Some(Response::Chunk(chunk)) => {
-            let finish = chunk.choices.first().and_then(|c| c.finish_reason.clone())?;
-            stop(if finish == "length" {
-                FinishReason::Length
-            } else {
-                FinishReason::Stop
-            })
-        }
-        Some(Response::Done(_)) => stop(FinishReason::Stop),
-        Some(Response::ModelError(message, _)) | Some(Response::CompletionModelError(message, _)) => Some(Outcome {
-            reason: FinishReason::Error,
-            error: Some(format!("the model failed: {message}")),
-        }),
-        Some(Response::InternalError(e)) | Some(Response::ValidationError(e)) => Some(Outcome {
-            reason: FinishReason::Error,
-            error: Some(format!("the engine failed: {e}")),
-        }),
-        Some(_) => None,
-    }
-}
-
-/// Applies the family's turn rules and trims the conversation to the usable context, counting
-/// with the engine's own template and tokenizer (what it counts is exactly what it will run).
-async fn prepare_prompt(engine: &LoadedEngine, request: &ChatRequest) -> Result<FittedPrompt, PromptError> {
-    let (system, turns) = if uses_gemma2_rules(engine.info.family) {
-        prompt::normalize(request.system.as_deref(), &request.messages)?
-    } else {
-        let mut all: Vec<ChatMessage> = request.system.iter().map(ChatMessage::system).collect();
-        all.extend(request.messages.iter().cloned());
-        (None, all)
-    };
-    let reserved = request.sampling.max_new_tokens as usize;
-    let count = async |messages: Vec<ChatMessage>| -> Result<usize, PromptError> {
-        let ids = engine
-            .model
-            .tokenize(Either::Left(to_text_messages(&messages)), None, true, true, None)
-            .await
-            .map_err(|e| PromptError::Count(e.to_string()))?;
-        Ok(ids.len())
-    };
-    prompt::fit_to_budget(system.as_deref(), &turns, engine.info.usable_context, reserved, count).await
-}
-
-fn to_text_messages(messages: &[ChatMessage]) -> TextMessages {
-    messages.iter().fold(TextMessages::new(), |acc, m| {
-        let role = match m.role {
-            Role::System => TextMessageRole::System,
-            Role::User => TextMessageRole::User,
-            Role::Model => TextMessageRole::Assistant,
-        };
-        acc.add_message(role, &m.text)
-    })
-}
-
-/// Time to first token and decode speed, measured where the tokens arrive.
-struct TokenClock {
-    started: Instant,
-    first: Option<Instant>,
-    last: Option<Instant>,
-    count: usize,
-}
-
-impl TokenClock {
-    fn new(started: Instant) -> Self {
-        Self {
-            started,
-            first: None,
-            last: None,
-            count: 0,
-        }
-    }
-
-    fn tick(&mut self) {
-        let now = Instant::now();
-        self.first.get_or_insert(now);
-        self.last = Some(now);
-        self.count += 1;
-    }
-
-    fn usage(&self, prompt_tokens: usize, dropped_turns: usize) -> Usage {
-        let decode_tokens_per_second = match (self.first, self.last) {
-            (Some(first), Some(last)) if self.count > 1 && last > first => {
-                Some((self.count - 1) as f64 / (last - first).as_secs_f64())
-            }
-            _ => None,
-        };
-        Usage {
-            prompt_tokens,
-            completion_tokens: self.count,
-            time_to_first_token: self.first.map(|f| f - self.started),
-            decode_tokens_per_second,
-            dropped_turns,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::engine::ChatMessage;
 
@@ -509,6 +263,67 @@ mod tests {
             matches!(&seen[..], [EngineEvent::Error { gen_id: Some(7), message }, EngineEvent::Finished { gen_id: 7, reason: FinishReason::Error, .. }] if message.contains("no model")),
             "{seen:?}"
         );
+    }
+
+    fn chat(gen_id: GenId) -> EngineCommand {
+        EngineCommand::Chat(ChatRequest {
+            gen_id,
+            system: None,
+            messages: vec![ChatMessage::user("hello")],
+            sampling: Default::default(),
+        })
+    }
+
+    /// Events until (and with) the `Finished` of `gen_id`.
+    async fn until_finished(events: &mut UnboundedReceiver<EngineEvent>, gen_id: GenId) -> Vec<EngineEvent> {
+        let mut seen = Vec::new();
+        while let Some(event) = events.recv().await {
+            let done = matches!(event, EngineEvent::Finished { gen_id: g, .. } if g == gen_id);
+            seen.push(event);
+            if done {
+                break;
+            }
+        }
+        seen
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_load_during_an_answer_cancels_it_and_queued_commands_run_in_order() {
+        use crate::engine::fake::FakeBackend;
+        use crate::engine::{DeviceChoice, ModelSpec, Quantization};
+        let (engine, mut events) = spawn_backend(FakeBackend::answering(1000, Duration::from_millis(10)));
+        engine.send(chat(1));
+        tokio::time::sleep(Duration::from_millis(35)).await;
+        engine.send(EngineCommand::Cancel { gen_id: 99 }); // another answer's: ignored
+        engine.send(chat(2)); // waits
+        engine.send(EngineCommand::Load {
+            spec: ModelSpec::Dir("/m/other".into()),
+            device: DeviceChoice::Cpu,
+            quantization: Quantization::None,
+        });
+        let first = until_finished(&mut events, 1).await;
+        let tokens = first.iter().filter(|e| matches!(e, EngineEvent::Token { .. })).count();
+        assert!(
+            (2..1000).contains(&tokens),
+            "{tokens} tokens before the load stopped it"
+        );
+        assert!(matches!(
+            first.last(),
+            Some(EngineEvent::Finished {
+                reason: FinishReason::Cancelled,
+                ..
+            })
+        ));
+        // Then the queued commands, in the order they came: the chat, then the load.
+        let second = until_finished(&mut events, 2).await;
+        assert_eq!(
+            second
+                .iter()
+                .filter(|e| matches!(e, EngineEvent::Finished { .. }))
+                .count(),
+            1
+        );
+        assert!(matches!(events.recv().await, Some(EngineEvent::Loaded(info)) if info.name == "other"));
     }
 
     #[test]

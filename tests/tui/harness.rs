@@ -5,23 +5,26 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use gemma_tui::app::{run_loop, App, Io};
-use gemma_tui::engine::{EngineCommand, EngineEvent, FinishReason, Usage};
+use gemma_tui::engine::fake::FakeBackend;
+use gemma_tui::engine::{spawn_backend, EngineCommand, EngineHandle};
 use gemma_tui::keymap::Keymap;
 use gemma_tui::msg::Msg;
 use gemma_tui::settings::Settings;
 use gemma_tui::state::{AppState, ModelPhase, TurnStatus};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
+/// The outside world of these tests: the real worker on the scripted fake backend, a clipboard
+/// that remembers, and a terminal whose modes do not matter.
 struct FakeIo {
-    commands: UnboundedSender<EngineCommand>,
+    engine: EngineHandle,
     copied: Vec<String>,
 }
 
 impl Io for FakeIo {
     fn send(&mut self, command: EngineCommand) {
-        let _ = self.commands.send(command);
+        self.engine.send(command);
     }
     fn copy(&mut self, text: &str) -> Result<&'static str, String> {
         self.copied.push(text.to_string());
@@ -30,60 +33,6 @@ impl Io for FakeIo {
     fn set_mouse_capture(&mut self, _on: bool) {}
     fn set_title(&mut self, _title: &str) {}
     fn suspend(&mut self, _mouse: bool) {}
-}
-
-/// Answers each chat with `tokens` numbered words, one every `every` (all at once if zero),
-/// and honours a cancel between tokens the way the real worker does.
-async fn fake_engine(
-    mut commands: UnboundedReceiver<EngineCommand>,
-    events: UnboundedSender<EngineEvent>,
-    tokens: usize,
-    every: Duration,
-) {
-    while let Some(command) = commands.recv().await {
-        let EngineCommand::Chat(request) = command else {
-            continue;
-        };
-        let gen_id = request.gen_id;
-        let _ = events.send(EngineEvent::PromptReady {
-            gen_id,
-            prompt_tokens: 9,
-            usable_context: 512,
-            dropped_turns: 0,
-        });
-        let mut sent = 0;
-        let mut cancelled = false;
-        while sent < tokens && !cancelled {
-            if !every.is_zero() {
-                tokio::time::sleep(every).await;
-            }
-            while let Ok(command) = commands.try_recv() {
-                cancelled |= matches!(command, EngineCommand::Cancel { gen_id: g } if g == gen_id);
-            }
-            if !cancelled {
-                let _ = events.send(EngineEvent::Token {
-                    gen_id,
-                    delta: format!("w{sent} "),
-                });
-                sent += 1;
-            }
-        }
-        let reason = if cancelled {
-            FinishReason::Cancelled
-        } else {
-            FinishReason::Stop
-        };
-        let usage = Usage {
-            completion_tokens: sent,
-            ..Default::default()
-        };
-        let _ = events.send(EngineEvent::Finished {
-            gen_id,
-            reason,
-            usage,
-            tokens: Default::default(),
-        });
-    }
 }
 
 fn key(code: KeyCode, mods: KeyModifiers) -> Msg {
@@ -108,20 +57,18 @@ struct Run {
 }
 
 async fn run(tokens: usize, every: Duration, later: Vec<(Duration, Msg)>) -> Run {
-    let (command_tx, command_rx) = unbounded_channel();
-    let (event_tx, mut events) = unbounded_channel();
+    let (engine, mut events) = spawn_backend(FakeBackend::answering(tokens, every));
     let (msg_tx, mut msgs) = unbounded_channel();
     let mut state = AppState::new("fake".into(), Keymap::default(), Settings::default());
     state.model.phase = ModelPhase::Ready;
     let mut app = App::new(
         state,
         FakeIo {
-            commands: command_tx,
+            engine,
             copied: Vec::new(),
         },
     );
     let mut terminal = Terminal::new(TestBackend::new(80, 20)).expect("test backend");
-    tokio::spawn(fake_engine(command_rx, event_tx, tokens, every));
     tokio::spawn(user(msg_tx, later));
     run_loop(&mut app, &mut terminal, &mut msgs, &mut events)
         .await
