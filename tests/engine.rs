@@ -99,6 +99,7 @@ async fn cancel_stops_within_a_token_and_keeps_the_partial_text() {
         }
     };
     let (reason, usage, tokens) = finished;
+    let tokens = tokens.expect("token ids");
     assert_eq!(reason, FinishReason::Cancelled);
     assert!(full.usage.completion_tokens > 20, "the uncancelled answer is long");
     assert!(

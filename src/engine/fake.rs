@@ -4,7 +4,6 @@
 //! command queue, cancelling and the one `Finished` per chat are the real ones. Never used by
 //! the app itself.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::load::LoadRequest;
@@ -39,13 +38,14 @@ impl Backend for FakeBackend {
         self.loaded = true;
         sink.emit(EngineEvent::Loaded(LoadedModel {
             name: request.spec.display_name(),
-            dir: PathBuf::new(),
+            dir: None,
             family: ModelFamily::Gemma2,
             usable_context: self.usable_context,
             dtype: "fake".into(),
             device: "fake".into(),
             quantization: (!request.quantization.is_none()).then(|| request.quantization.to_string()),
             from_cache: false,
+            ignored_settings: Vec::new(),
         }));
     }
 
@@ -64,6 +64,7 @@ impl Backend for FakeBackend {
             prompt_tokens: 9,
             usable_context: self.usable_context,
             dropped_turns: 0,
+            exact: false,
         });
         let mut sent = 0;
         while sent < self.words && !cancel.is_cancelled() {
@@ -90,7 +91,7 @@ impl Backend for FakeBackend {
                 completion_tokens: sent,
                 ..Default::default()
             },
-            tokens: Default::default(),
+            tokens: None,
         }
     }
 }

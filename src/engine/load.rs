@@ -165,7 +165,7 @@ pub async fn build_prepared(
 
     let info = LoadedModel {
         name,
-        dir,
+        dir: Some(dir),
         family: inspected.family,
         usable_context: inspected.usable_context,
         dtype: if device.is_cpu() {
@@ -176,6 +176,7 @@ pub async fn build_prepared(
         device: describe(&device),
         quantization: (!quantization.is_none()).then(|| quantization.to_string()),
         from_cache,
+        ignored_settings: Vec::new(),
     };
     Ok(LoadedEngine {
         model,

@@ -97,7 +97,7 @@ impl LocalBackend {
         let result = forward_progress(building, &mut progress_rx, sink).await;
         match result {
             Ok(engine) => {
-                tracing::info!(model = %engine.info.name, dir = %engine.info.dir.display(), "model loaded");
+                tracing::info!(model = %engine.info.name, device = %engine.info.device, "model loaded");
                 sink.emit(EngineEvent::Loaded(engine.info.clone()));
                 self.loaded = Some(engine);
             }
@@ -121,6 +121,7 @@ impl LocalBackend {
             prompt_tokens: fitted.prompt_tokens,
             usable_context: engine.info.usable_context,
             dropped_turns: fitted.dropped_pairs * 2,
+            exact: true,
         });
         Ok(fitted)
     }
@@ -234,10 +235,10 @@ impl LocalBackend {
             reason,
             error: outcome.error,
             usage: stats.usage(prompt_ids.len().max(fitted.prompt_tokens), fitted.dropped_pairs * 2),
-            tokens: TokenTranscript {
+            tokens: Some(TokenTranscript {
                 prompt: prompt_ids,
                 answer: decoder.ids().to_vec(),
-            },
+            }),
         }
     }
 }

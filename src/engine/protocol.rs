@@ -10,7 +10,7 @@ use super::device::DeviceChoice;
 use super::model_spec::ModelSpec;
 use super::prompt::ChatMessage;
 use super::quantization::Quantization;
-use super::sampling::SamplingSettings;
+use super::sampling::{SamplingField, SamplingSettings};
 
 /// Identifies one answer. Events of an older generation may still be queued after a cancel;
 /// receivers drop those whose id is not the current one.
@@ -51,6 +51,8 @@ pub enum EngineEvent {
         prompt_tokens: usize,
         usable_context: usize,
         dropped_turns: usize,
+        /// Counted by the model's own tokenizer (false: an estimate, shown as one).
+        exact: bool,
     },
     Token {
         gen_id: GenId,
@@ -60,7 +62,8 @@ pub enum EngineEvent {
         gen_id: GenId,
         reason: FinishReason,
         usage: Usage,
-        tokens: TokenTranscript,
+        /// The exact ids, where the backend knows them (a local model does, a server may not).
+        tokens: Option<TokenTranscript>,
     },
     /// Something failed. `gen_id` is set when it was an answer that failed.
     Error {
@@ -84,17 +87,24 @@ pub enum LoadProgress {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// A loaded model, from any backend.
 pub struct LoadedModel {
     pub name: String,
-    pub dir: PathBuf,
+    /// The model's folder when it runs here; `None` when a server runs it.
+    pub dir: Option<PathBuf>,
     pub family: super::model_dir::ModelFamily,
     /// Tokens the prompt plus the answer may use (see `model_dir::usable_context`).
     pub usable_context: usize,
+    /// What the backend reports of them; "unknown" where it says nothing.
     pub dtype: String,
+    /// Where it runs: `cpu`, `cuda:0`, or a server's `host:port`.
     pub device: String,
     pub quantization: Option<String>,
     /// The quantized weights came from the quantization cache (no quantizing this time).
     pub from_cache: bool,
+    /// Sampling settings this backend does not apply (a server without a repetition penalty):
+    /// said to the user rather than dropped silently.
+    pub ignored_settings: Vec<SamplingField>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

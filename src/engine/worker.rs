@@ -201,7 +201,7 @@ pub struct ChatEnd {
     pub reason: FinishReason,
     pub error: Option<String>,
     pub usage: Usage,
-    pub tokens: TokenTranscript,
+    pub tokens: Option<TokenTranscript>,
 }
 
 impl ChatEnd {
@@ -210,7 +210,7 @@ impl ChatEnd {
             reason: FinishReason::Error,
             error: Some(message),
             usage: Usage::default(),
-            tokens: TokenTranscript::default(),
+            tokens: None,
         }
     }
 

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::engine::SamplingField;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelPhase {
     /// Nothing loaded and nothing asked.
@@ -55,6 +57,8 @@ pub struct ModelStatus {
     pub loaded: Option<String>,
     /// The label of the last model that finished loading, to see when it changes.
     pub last_loaded: Option<String>,
+    /// Sampling settings the loaded backend does not apply.
+    pub ignored_settings: Vec<SamplingField>,
 }
 
 impl ModelStatus {
@@ -67,6 +71,7 @@ impl ModelStatus {
             usable_context: None,
             loaded: None,
             last_loaded: None,
+            ignored_settings: Vec::new(),
         }
     }
 
@@ -94,4 +99,6 @@ pub struct ContextUse {
     pub prompt_tokens: usize,
     pub usable: usize,
     pub dropped_turns: usize,
+    /// Counted by the model's tokenizer; false: an estimate (a server without a tokenizer).
+    pub exact: bool,
 }

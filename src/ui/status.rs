@@ -102,7 +102,8 @@ fn right_segments(state: &AppState) -> Vec<String> {
     }
     if let Some(ctx) = &state.context {
         let usable = state.model.usable_context.unwrap_or(ctx.usable).max(ctx.usable);
-        out.push(format!("context {}/{}", ctx.prompt_tokens, usable));
+        let about = if ctx.exact { "" } else { "~" };
+        out.push(format!("context {about}{}/{}", ctx.prompt_tokens, usable));
         if ctx.dropped_turns > 0 {
             out.push(format!("{} old turns left out", ctx.dropped_turns));
         }

@@ -53,6 +53,7 @@ fn exchange(state: &mut AppState, text: &str, answer: &[&str], finish: bool) {
             prompt_tokens: 37,
             usable_context: 8192,
             dropped_turns: 0,
+            exact: true,
         }),
     );
     for delta in answer {

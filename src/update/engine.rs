@@ -19,6 +19,8 @@ pub(super) fn on_event(state: &mut AppState, event: EngineEvent, at: Instant) ->
             state.model.quantization = info.quantization;
             state.model.usable_context = Some(info.usable_context);
             state.model.phase = ModelPhase::Ready;
+            state.model.ignored_settings = info.ignored_settings;
+            super::settings::show_caveats(state);
             let label = state.model.label();
             let changed = state.model.last_loaded.as_ref().is_some_and(|last| *last != label);
             if changed && !state.transcript.is_empty() {
@@ -42,12 +44,14 @@ pub(super) fn on_event(state: &mut AppState, event: EngineEvent, at: Instant) ->
             prompt_tokens,
             usable_context,
             dropped_turns,
+            exact,
         } => {
             if current(state, gen_id).is_some() {
                 state.context = Some(ContextUse {
                     prompt_tokens,
                     usable: usable_context,
                     dropped_turns,
+                    exact,
                 });
             }
         }

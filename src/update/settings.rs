@@ -69,7 +69,17 @@ pub(super) fn apply(state: &mut AppState, patch: &SettingsPatch) -> Vec<Effect> 
 /// Says in the status line which sampling settings will have no effect as set (the same notes
 /// headless mode prints on stderr).
 pub fn show_caveats(state: &mut AppState) {
-    let caveats = state.settings.sampling.caveats();
+    let mut caveats = state.settings.sampling.caveats();
+    let ignored: Vec<&str> = state
+        .model
+        .ignored_settings
+        .iter()
+        .filter(|f| f.spec().off != Some(state.settings.sampling.get(**f)))
+        .map(|f| f.spec().name)
+        .collect();
+    if !ignored.is_empty() {
+        caveats.push(format!("{} ignores {} as set", state.model.name, ignored.join(", ")));
+    }
     if !caveats.is_empty() {
         state.notice = Some(format!("note: {}", caveats.join("; ")));
     }

@@ -153,6 +153,7 @@ fn tokens_stream_into_the_answer_and_finished_records_the_stats() {
             prompt_tokens: 12,
             usable_context: 4096,
             dropped_turns: 1,
+            exact: true,
         },
     );
     engine(&mut s, token(id, "Hel"));

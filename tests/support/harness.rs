@@ -174,7 +174,8 @@ impl Engine {
                 } if g == gen_id => {
                     answer.reason = Some(reason);
                     answer.usage = usage;
-                    answer.tokens = tokens;
+                    // A local model reports its ids; a chat that failed before starting has none.
+                    answer.tokens = tokens.unwrap_or_default();
                     return answer;
                 }
                 EngineEvent::Error {

@@ -233,13 +233,14 @@ fn load_progress_moves_the_phase_and_measures_the_download_rate() {
     assert_eq!(d.fraction(), 0.75);
     let info = LoadedModel {
         name: "tiny".into(),
-        dir: "/m".into(),
+        dir: Some("/m".into()),
         family: ModelFamily::Gemma2,
         usable_context: 2048,
         dtype: "f32".into(),
         device: "cpu".into(),
         quantization: None,
         from_cache: false,
+        ignored_settings: Vec::new(),
     };
     engine(&mut s, EngineEvent::Loaded(info));
     assert_eq!(s.model.phase, ModelPhase::Ready);
@@ -272,4 +273,24 @@ fn a_setting_with_no_effect_is_said_in_the_chat_screen_too() {
     let notice = s.notice.clone().unwrap_or_default();
     assert!(notice.contains("top-k") && notice.contains("greedy"), "{notice}");
     assert_eq!(s.settings.sampling.top_k, Some(40), "kept, only flagged");
+}
+
+#[test]
+fn a_backend_that_ignores_a_setting_says_so_when_it_loads() {
+    let mut s = fresh();
+    let info = LoadedModel {
+        name: "gemma-2-27b-it".into(),
+        dir: None,
+        family: ModelFamily::Gemma2,
+        usable_context: 8192,
+        dtype: "unknown".into(),
+        device: "gpu-box:8080".into(),
+        quantization: None,
+        from_cache: false,
+        ignored_settings: vec![crate::engine::SamplingField::RepetitionPenalty],
+    };
+    engine(&mut s, EngineEvent::Loaded(info));
+    let notice = s.notice.clone().unwrap_or_default();
+    assert!(notice.contains("gemma-2-27b-it ignores repetition_penalty"), "{notice}");
+    assert_eq!(s.model.label(), "gemma-2-27b-it, gpu-box:8080");
 }

@@ -296,13 +296,14 @@ fn the_system_prompt_is_edited_in_the_message_box_and_the_draft_comes_back() {
 fn loaded(name: &str, quantization: Option<&str>) -> EngineEvent {
     EngineEvent::Loaded(LoadedModel {
         name: name.into(),
-        dir: "/m".into(),
+        dir: Some("/m".into()),
         family: ModelFamily::Gemma2,
         usable_context: 4096,
         dtype: "f32".into(),
         device: "cpu".into(),
         quantization: quantization.map(String::from),
         from_cache: false,
+        ignored_settings: Vec::new(),
     })
 }
 
