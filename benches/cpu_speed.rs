@@ -15,6 +15,9 @@
 //! its load time, time to first token, decode rate and peak RSS (VmHWM) as JSON; this parent
 //! measures the copy bandwidth, interleaves the engines round by round and prints the table.
 
+// A bench or example: a failed unwrap is a failed run, never a user's lost chat.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/support/tiny_gemma.rs"]
 mod tiny_gemma;
 

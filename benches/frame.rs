@@ -4,6 +4,9 @@
 //!
 //! Run: `cargo bench --bench frame` (criterion's mean, then p50/p99/max over 2,000 frames).
 
+// A bench or example: a failed unwrap is a failed run, never a user's lost chat.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};

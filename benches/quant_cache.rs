@@ -8,6 +8,9 @@
 //! Run: `cargo bench --profile dev --config 'profile.dev.opt-level=3' --bench quant_cache`
 //! (`GEMMA_BENCH_QUANT_CACHE_ROUNDS`, default 3; `GEMMA_BENCH_ONLY=tiny` skips the 2B model).
 
+// A bench or example: a failed unwrap is a failed run, never a user's lost chat.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/support/tiny_gemma.rs"]
 mod tiny_gemma;
 

@@ -5,6 +5,9 @@
 //! nearly every message: a worst case; `platypus` (~1 in 1,000 messages) is the typical case. Data is loaded through `import_json`, the public bulk path.
 //! Run: `cargo bench --bench store`.
 
+// A bench or example: a failed unwrap is a failed run, never a user's lost chat.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;

@@ -5,6 +5,9 @@
 //!
 //! Run: `cargo bench --bench ui_overhead` (prints medians and the ui/headless ratio).
 
+// A bench or example: a failed unwrap is a failed run, never a user's lost chat.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/support/tiny_gemma.rs"]
 mod tiny_gemma;
 

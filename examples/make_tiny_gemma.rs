@@ -1,6 +1,9 @@
 //! Writes the tiny seeded Gemma 2 test checkpoint into a folder:
 //! `cargo run --example make_tiny_gemma -- <dir>`.
 
+// A bench or example: a failed unwrap is a failed run, never a user's lost chat.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/support/tiny_gemma.rs"]
 mod tiny_gemma;
 

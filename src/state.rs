@@ -37,6 +37,9 @@ pub struct Viewport {
     /// The first line shown. A pinned view's top moves when a turn above it is rendered
     /// taller or shorter than it was estimated, so the text in view stays put.
     pub top: usize,
+    /// How far the help overlay can scroll at this frame's size (0 when it is closed), so
+    /// `update` never scrolls it past its end.
+    pub help_max_scroll: u16,
 }
 
 impl Viewport {

@@ -3,10 +3,11 @@
 //! driver's channel. Owns the wall-clock stamp of writes (`update` reads no clock). Must not
 //! decide what the user sees; `update` does that with the messages.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::Notify;
 
 use crate::effect::StoreRequest;
 use crate::msg::{Msg, StoreMsg};
@@ -23,6 +24,8 @@ pub struct StoreLink {
     /// on the store thread: a common word over a large history can take 100+ ms, and only the
     /// newest query's hits are shown anyway.
     newest_search: Arc<AtomicU64>,
+    /// Reads asked for and not answered yet (their answer sent, or found to be nothing to say).
+    in_flight: Arc<(AtomicUsize, Notify)>,
 }
 
 impl StoreLink {
@@ -31,6 +34,20 @@ impl StoreLink {
             handle,
             replies,
             newest_search: Arc::new(AtomicU64::new(0)),
+            in_flight: Arc::new((AtomicUsize::new(0), Notify::new())),
+        }
+    }
+
+    /// Resolves once every read asked for so far has sent its answer (or had none to send):
+    /// after it, what is not in the driver's channel will never come.
+    pub async fn settled(&self) {
+        let (count, changed) = &*self.in_flight;
+        loop {
+            let notified = changed.notified();
+            if count.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
         }
     }
 
@@ -89,6 +106,8 @@ impl StoreLink {
     {
         let replies = self.replies.clone();
         let pending = ask(self.handle.clone());
+        let in_flight = self.in_flight.clone();
+        in_flight.0.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
             let msg = pending.await.unwrap_or_else(|e| {
                 Some(StoreMsg::ReadFailed {
@@ -99,6 +118,8 @@ impl StoreLink {
             if let Some(msg) = msg {
                 let _ = replies.send(Msg::Store(msg));
             }
+            in_flight.0.fetch_sub(1, Ordering::SeqCst);
+            in_flight.1.notify_waiters();
         });
     }
 }

@@ -39,12 +39,12 @@ pub fn render(state: &AppState, cache: &mut TranscriptCache, frame: &mut Frame) 
         Constraint::Length(1),
     ])
     .areas(area);
-    let viewport = transcript::draw(state, cache, frame, body);
+    let mut viewport = transcript::draw(state, cache, frame, body);
     input::draw(state, frame, message);
     status::draw(state, frame, status);
     match &state.overlay {
         Some(Overlay::Sessions(_)) => sessions::draw(state, frame, area),
-        Some(Overlay::Help { .. }) => help::draw(state, frame, area),
+        Some(Overlay::Help { .. }) => viewport.help_max_scroll = help::draw(state, frame, area),
         // While the system prompt is edited, the message box below shows it.
         Some(Overlay::Settings(pane)) if pane.editing_system.is_none() => settings::draw(state, pane, frame, area),
         Some(Overlay::Settings(_)) => {}

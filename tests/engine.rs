@@ -2,6 +2,9 @@
 //! streaming, stopping, cancelling, Gemma 2's turn rules, the context budget, and every sampling
 //! setting reaching the sampler.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use gemma_tui::engine::model_dir::ModelFamily;

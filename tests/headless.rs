@@ -1,6 +1,9 @@
 //! The `gemma-tui` binary in headless mode: the reply on stdout, statistics on stderr, and one
 //! actionable line with a non-zero exit for each kind of bad input. Never a panic message.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::io::{Read, Write};

@@ -3,6 +3,9 @@
 //! on the CPU, and the process's resident memory grows by about what the planner estimates for
 //! its weights and KV cache. Its own test binary: no other test allocates meanwhile.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::Path;

@@ -3,6 +3,9 @@
 //! (equal to what a fresh worker on it answers), the first model was freed first, and a switch
 //! to a folder that is not a model is refused while the first model keeps answering.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::PathBuf;

@@ -1,6 +1,9 @@
 //! Reference parity: the engine's greedy tokens and streamed text equal what Hugging Face
 //! transformers produced with the user's recipe on the same tiny Gemma 2 (tests/reference/).
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::sync::Arc;

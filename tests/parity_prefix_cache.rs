@@ -4,6 +4,9 @@
 //! answer comes out the same even with mistral.rs's own penalty (checked by hand), so the
 //! fix itself is shown by `observer`'s unit test of a cache-hit first step.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use support::goldens::{self, expected_answer};

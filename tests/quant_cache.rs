@@ -2,6 +2,9 @@
 //! writes the cache entry, the next one reads it (and answers token for token the same), and a
 //! damaged or stale entry is rebuilt rather than loaded.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,9 @@
 //! engine's events fed by hand: what a killed process would leave after a checkpoint, what a
 //! finished answer leaves, and the sessions pane filled from the store through the driver.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -186,7 +189,8 @@ async fn searches_typed_over_are_skipped_and_the_newest_answers() {
         app.step(msg);
     }
     handle.flush().await.expect("flush");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Every search has answered or found it had nothing to say: a stale reply cannot still come.
+    app.io.link.settled().await;
     while let Ok(msg) = replies.try_recv() {
         if let Msg::Store(gemma_tui::msg::StoreMsg::Found { query, hits }) = &msg {
             found.push((query.clone(), hits.len()));

@@ -3,6 +3,9 @@
 //! Markdown) round trip, a bad import refused with nothing changed, an unknown resume id
 //! failing cleanly.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -3,6 +3,9 @@
 //! SIGKILLs it at seeded random moments, then checks the database opens and every reported
 //! write is intact, and that unfinished answers come back `Interrupted`. Owns no store code.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;

@@ -1,6 +1,9 @@
 //! The chat screen from the outside: the driver loop with a scripted fake engine (no terminal,
 //! paused time), and the real `gemma-tui` binary in a pseudo-terminal on the tiny Gemma 2.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/tiny_gemma.rs"]
 mod tiny_gemma;
 

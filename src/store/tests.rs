@@ -64,11 +64,23 @@ fn a_conversation_survives_reopening() {
 #[test]
 fn the_list_is_by_last_use_with_counts_and_sizes() {
     let (_dir, mut store) = temp_store();
-    let old = store.create_session(&new_session("old")).expect("create");
-    std::thread::sleep(std::time::Duration::from_millis(3));
-    let new = store.create_session(&new_session("new")).expect("create");
-    std::thread::sleep(std::time::Duration::from_millis(3));
-    store.append_user(&old, "héllo").expect("append");
+    // Explicit times (as the actor stamps them), so the order does not hang on the clock.
+    let (old, new) = (SessionId::generate(), SessionId::generate());
+    for (id, title, at) in [(&old, "old", 1_000), (&new, "new", 2_000)] {
+        let create = WriteOp::CreateSession {
+            id: id.clone(),
+            new: new_session(title),
+            at,
+        };
+        store.apply(&create).expect("create");
+    }
+    let append = WriteOp::AppendUser {
+        session: old.clone(),
+        id: MessageId::generate(),
+        text: "héllo".into(),
+        at: 3_000,
+    };
+    store.apply(&append).expect("append");
     let list = store.list_sessions().expect("list");
     assert_eq!(list.iter().map(|s| &s.id).collect::<Vec<_>>(), vec![&old, &new]);
     assert_eq!((list[0].message_count, list[0].bytes), (1, 6));

@@ -9,7 +9,8 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::state::AppState;
 
-pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
+/// Draws the overlay; returns how far it can scroll at this size.
+pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) -> u16 {
     let sections = state.keymap.help_rows();
     let key_width = sections
         .iter()
@@ -53,8 +54,8 @@ pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
         width,
         height,
     };
-    // The view cannot change the state, so an over-scrolled value is clamped here. Rows are
-    // counted before wrapping: a wrapped row or two may stay below a tiny window's edge.
+    // `update` clamps the scroll to what this returns; a state drawn at a new size is clamped
+    // here too. Rows are counted before wrapping: a wrapped row may stay below a tiny window.
     let inner = height.saturating_sub(2);
     let max_scroll = (lines.len() as u16).saturating_sub(inner);
     let scroll = state.help_scroll().unwrap_or(0).min(max_scroll);
@@ -73,4 +74,5 @@ pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
         .wrap(Wrap { trim: false })
         .scroll((scroll, 0));
     frame.render_widget(help, spot);
+    max_scroll
 }

@@ -157,6 +157,10 @@ fn help_scrolls_in_a_small_terminal_and_any_other_key_closes_it() {
         text.contains("/model NAME, /settings; rebind keys"),
         "scrolled to the end:\n{text}"
     );
+    let end = s.help_scroll().expect("open");
+    assert!(end > 0 && end < 200, "clamped at the end, not 200: {end}");
+    update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)));
+    assert_eq!(s.help_scroll(), Some(end - 1), "Up after over-scrolling moves at once");
     update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE)));
     assert_eq!(s.help_scroll(), Some(0), "Home goes to the top, the help stays open");
     update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE)));

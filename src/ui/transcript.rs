@@ -31,6 +31,7 @@ pub fn draw(state: &AppState, cache: &mut TranscriptCache, frame: &mut Frame, ar
             total_lines: 0,
             height: area.height as usize,
             top: 0,
+            help_max_scroll: 0,
         };
     }
     let view = cache::View {

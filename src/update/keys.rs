@@ -56,6 +56,7 @@ fn on_chat_key(state: &mut AppState, key: &KeyEvent) -> Vec<Effect> {
 /// The help overlay takes every key: arrows and pages scroll it, any other key closes it.
 fn on_help_key(state: &mut AppState, key: &KeyEvent, scroll: u16) {
     let page = state.viewport.height.max(2) as u16 / 2;
+    let most = state.viewport.help_max_scroll;
     let scroll = match key.code {
         KeyCode::Up => scroll.saturating_sub(1),
         KeyCode::Down => scroll.saturating_add(1),
@@ -67,7 +68,10 @@ fn on_help_key(state: &mut AppState, key: &KeyEvent, scroll: u16) {
             return;
         }
     };
-    state.overlay = Some(Overlay::Help { scroll });
+    // Never past the end: Up after a long press of Down moves at once.
+    state.overlay = Some(Overlay::Help {
+        scroll: scroll.min(most),
+    });
 }
 
 pub(super) fn on_action(state: &mut AppState, action: Action) -> Vec<Effect> {

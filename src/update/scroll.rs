@@ -33,6 +33,10 @@ pub(super) fn bottom(state: &mut AppState) {
 /// that now reaches the bottom (the window grew, text was removed) follows again.
 pub(super) fn on_drawn(state: &mut AppState, viewport: Viewport) {
     state.viewport = viewport;
+    // A smaller window may have less to scroll: keep the help within it.
+    if let Some(crate::state::Overlay::Help { scroll }) = &mut state.overlay {
+        *scroll = (*scroll).min(viewport.help_max_scroll);
+    }
     if let Scroll::Pinned { .. } = state.scroll {
         state.scroll = if viewport.top >= viewport.max_top() {
             Scroll::Follow

@@ -121,6 +121,7 @@ impl TranscriptCache {
             total_lines,
             height,
             top,
+            help_max_scroll: 0,
         };
         Layout {
             viewport,

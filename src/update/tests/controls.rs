@@ -23,6 +23,7 @@ fn scrolling_pins_the_view_and_the_bottom_follows_again() {
             total_lines: 100,
             height: 20,
             top: 80,
+            help_max_scroll: 0,
         }),
     );
     update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::CONTROL)));
@@ -38,6 +39,7 @@ fn scrolling_pins_the_view_and_the_bottom_follows_again() {
             total_lines: 150,
             height: 20,
             top: 0,
+            help_max_scroll: 0,
         }),
     );
     assert_eq!(s.scroll, Scroll::Pinned { top: 0 });
@@ -60,6 +62,7 @@ fn sending_returns_the_view_to_the_bottom() {
             total_lines: 100,
             height: 20,
             top: 80,
+            help_max_scroll: 0,
         }),
     );
     update(&mut s, Msg::Wheel(-5));
