@@ -234,6 +234,22 @@ fn the_binary_streams_a_reply_stops_on_esc_and_restores_the_terminal() {
 /// restored and the conversation so far is saved.
 #[test]
 fn sigterm_restores_the_terminal_and_keeps_the_conversation() {
+    a_signal_restores_the_terminal_and_keeps_the_conversation("TERM");
+}
+
+#[test]
+fn sighup_restores_the_terminal_and_keeps_the_conversation() {
+    a_signal_restores_the_terminal_and_keeps_the_conversation("HUP");
+}
+
+#[test]
+fn sigint_restores_the_terminal_and_keeps_the_conversation() {
+    a_signal_restores_the_terminal_and_keeps_the_conversation("INT");
+}
+
+/// `kill -SIGNAL` mid-chat: the program quits the normal way, the terminal is handed back and
+/// the conversation is in the store.
+fn a_signal_restores_the_terminal_and_keeps_the_conversation(signal: &str) {
     let root = tempfile::tempdir().expect("temp dir");
     let model = tiny_model(root.path());
     let mut run = start(root.path(), &model, &[]);
@@ -246,7 +262,7 @@ fn sigterm_restores_the_terminal_and_keeps_the_conversation() {
 
     let pid = run.child.process_id().expect("pid");
     let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args([&format!("-{signal}"), &pid.to_string()])
         .status()
         .expect("run kill");
     assert!(killed.success());
@@ -256,6 +272,6 @@ fn sigterm_restores_the_terminal_and_keeps_the_conversation() {
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(
         listed.contains("remember the lighthouse"),
-        "saved before exiting: {listed}"
+        "SIG{signal}: saved before exiting: {listed}"
     );
 }
