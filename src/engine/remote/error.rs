@@ -70,6 +70,8 @@ pub enum RemoteError {
     Stalled { endpoint: String, timeout: Duration },
     #[error("{endpoint}: the connection closed mid-answer ({detail}); the partial answer is kept; try again")]
     Disconnected { endpoint: String, detail: String },
+    #[error("{endpoint}: the server failed mid-answer: {message}; the partial answer is kept; see the server's log")]
+    FailedMidAnswer { endpoint: String, message: String },
     #[error("{endpoint}: the server's reply could not be read ({detail}): is this an OpenAI-compatible server?")]
     BadResponse { endpoint: String, detail: String },
     #[error("{endpoint}: Gemma 2 has no system role: fold the system prompt into the first user turn")]
@@ -81,7 +83,10 @@ pub enum RemoteError {
 impl RemoteError {
     /// True for failures after part of an answer may have arrived (the caller keeps the text).
     pub fn is_mid_answer(&self) -> bool {
-        matches!(self, Self::Stalled { .. } | Self::Disconnected { .. })
+        matches!(
+            self,
+            Self::Stalled { .. } | Self::Disconnected { .. } | Self::FailedMidAnswer { .. }
+        )
     }
 }
 

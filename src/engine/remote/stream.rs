@@ -189,9 +189,8 @@ impl Reader {
             };
             if event.event == "error" {
                 self.done = true;
-                return Some(Err(RemoteError::Server {
+                return Some(Err(RemoteError::FailedMidAnswer {
                     endpoint: self.endpoint.clone(),
-                    status: 200,
                     message: server_message(&event.data),
                 }));
             }
@@ -199,9 +198,8 @@ impl Reader {
                 Parsed::Done => return self.finished(),
                 Parsed::Error(message) => {
                     self.done = true;
-                    return Some(Err(RemoteError::Server {
+                    return Some(Err(RemoteError::FailedMidAnswer {
                         endpoint: self.endpoint.clone(),
-                        status: 200,
                         message,
                     }));
                 }
