@@ -782,13 +782,9 @@ async fn an_error_inside_the_stream_is_reported() {
         let (client, _) = RemoteClient::connect(mock.config()).await.unwrap();
         let items = collect(&client, hi()).await;
         assert_eq!(text_of(&items), "par");
-        assert!(items
-            .last()
-            .unwrap()
-            .as_ref()
-            .unwrap_err()
-            .to_string()
-            .contains("engine died"));
+        let err = items.last().unwrap().as_ref().unwrap_err();
+        assert!(matches!(err, RemoteError::FailedMidAnswer { .. }), "{err:?}");
+        assert!(err.is_mid_answer() && err.to_string().contains("engine died"), "{err}");
     })
     .await;
 }
