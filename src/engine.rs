@@ -14,6 +14,7 @@ pub mod prompt;
 pub mod protocol;
 pub mod quant_cache;
 pub mod quantization;
+pub mod remote;
 pub mod sampling;
 pub mod source;
 pub mod worker;
