@@ -3,6 +3,9 @@
 //! The mock writes canned HTTP/1.1 replies (one request per connection); nothing here reaches
 //! any address but 127.0.0.1, and every test is bounded by a timeout.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
