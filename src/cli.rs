@@ -66,6 +66,15 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "TYPE", hide_possible_values = false)]
     pub quantize: Option<Quantization>,
 
+    /// Chat through an OpenAI-compatible server (mistralrs serve, vLLM, llama.cpp's server)
+    /// instead of loading the model here; --model then names the server's model
+    #[arg(long, value_name = "URL")]
+    pub remote: Option<String>,
+
+    /// The environment variable that holds the server's API key (the key is never stored)
+    #[arg(long, value_name = "VAR", requires = "remote")]
+    pub api_key_env: Option<String>,
+
     /// Use this config file instead of the default one
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -15,8 +15,10 @@ pub mod protocol;
 pub mod quant_cache;
 pub mod quantization;
 pub mod remote;
+pub mod remote_backend;
 pub mod sampling;
 pub mod source;
+pub mod token_clock;
 pub mod worker;
 
 pub use device::DeviceChoice;
@@ -28,4 +30,4 @@ pub use protocol::{
 };
 pub use quantization::Quantization;
 pub use sampling::{SamplingField, SamplingSettings};
-pub use worker::{spawn, spawn_backend, Backend, Cancel, ChatEnd, EngineEnv, EngineHandle, Sink};
+pub use worker::{spawn, spawn_backend, start, Backend, Cancel, ChatEnd, EngineChoice, EngineEnv, EngineHandle, Sink};

@@ -6,7 +6,7 @@
 use std::io::{IsTerminal, Write};
 
 use crate::engine::{
-    self, ChatMessage, ChatRequest, EngineCommand, EngineEnv, EngineEvent, FinishReason, LoadProgress, LoadedModel,
+    self, ChatMessage, ChatRequest, EngineChoice, EngineCommand, EngineEvent, FinishReason, LoadProgress, LoadedModel,
     SamplingSettings, Usage,
 };
 use crate::sanitize::StreamSanitizer;
@@ -14,7 +14,7 @@ use crate::sanitize::StreamSanitizer;
 pub struct HeadlessRequest {
     /// An `EngineCommand::Load`.
     pub load: EngineCommand,
-    pub env: EngineEnv,
+    pub engine: EngineChoice,
     pub system: Option<String>,
     pub prompt: String,
     pub sampling: SamplingSettings,
@@ -34,7 +34,7 @@ pub async fn run(request: HeadlessRequest) -> Result<Ended, String> {
     for caveat in request.sampling.caveats() {
         eprintln!("note: {caveat}");
     }
-    let (engine, mut events) = engine::spawn(request.env.clone());
+    let (engine, mut events) = engine::start(request.engine.clone());
     engine.send(request.load.clone());
     let loaded = wait_for_load(&mut events, chatty).await?;
 

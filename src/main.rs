@@ -9,7 +9,7 @@ use clap::Parser;
 use gemma_tui::cli::{Cli, Command};
 use gemma_tui::config::Config;
 use gemma_tui::engine::source::{HubEnv, SourceError};
-use gemma_tui::engine::ModelSpec;
+use gemma_tui::engine::{EngineChoice, EngineEnv, ModelSpec};
 use gemma_tui::headless::{self, Ended, HeadlessRequest};
 use gemma_tui::paths::Paths;
 use gemma_tui::settings::SettingsPatch;
@@ -40,8 +40,28 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
     let flags = SettingsPatch::from(&cli);
     let defaults = config.settings();
     let settings = defaults.clone().patched(&flags);
-    let model: ModelSpec = settings.model.parse().map_err(|e: SourceError| e.to_string())?;
     let hub = HubEnv::from_process();
+    let (model, engine) = match &cli.remote {
+        // A server names its models itself: `--model` is passed as it is (a preset as its
+        // repo id); without it the server's own model is used.
+        Some(url) => {
+            let mut remote = gemma_tui::engine::remote::RemoteConfig::new("remote", url.clone());
+            remote.api_key_env = cli.api_key_env.clone();
+            let spec = match &cli.model {
+                Some(name) => name.parse().unwrap_or_else(|_| ModelSpec::Repo(name.clone())),
+                None => ModelSpec::Dir("the server's model".into()),
+            };
+            (spec, EngineChoice::Remote(remote))
+        }
+        None => {
+            let spec: ModelSpec = settings.model.parse().map_err(|e: SourceError| e.to_string())?;
+            let env = EngineEnv {
+                hub: hub.clone(),
+                quant_cache: Some(paths.quant_cache()),
+            };
+            (spec, EngineChoice::Local(env))
+        }
+    };
 
     let Some(prompt) = cli.prompt.as_deref() else {
         // Before the terminal is taken: an unknown --resume id fails here, changing nothing.
@@ -55,6 +75,7 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
             keys: config.keys,
             model,
             hub,
+            engine,
             sessions,
         };
         gemma_tui::tui::run(start, paths)?;
@@ -74,10 +95,7 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
     };
     let request = HeadlessRequest {
         load: settings.load_command(model),
-        env: gemma_tui::engine::EngineEnv {
-            hub,
-            quant_cache: Some(paths.quant_cache()),
-        },
+        engine,
         system: settings.system_prompt.clone(),
         prompt,
         sampling: settings.sampling.clone(),

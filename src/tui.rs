@@ -48,6 +48,8 @@ pub struct Start {
     pub keys: KeyOverrides,
     pub model: ModelSpec,
     pub hub: HubEnv,
+    /// The backend the worker drives.
+    pub engine: engine::EngineChoice,
     pub sessions: SessionsStart,
 }
 
@@ -71,13 +73,11 @@ async fn chat(start: Start, keymap: Keymap, paths: &Paths) -> Result<(), String>
         flags,
         model,
         hub,
+        engine: choice,
         sessions,
         ..
     } = start;
-    let (engine, mut engine_events) = engine::spawn(engine::EngineEnv {
-        hub: hub.clone(),
-        quant_cache: Some(paths.quant_cache()),
-    });
+    let (engine, mut engine_events) = engine::start(choice);
     engine.send(settings.load_command(model.clone()));
     let first_load = LoadChoice {
         name: settings.model.clone(),

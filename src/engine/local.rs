@@ -19,8 +19,9 @@ use super::detok::StreamDecoder;
 use super::load::{self, uses_gemma2_rules, LoadRequest, LoadedEngine};
 use super::observer::{Observed, ObserverConfig, Penalties, TokenObserver};
 use super::prompt::{self, ChatMessage, FittedPrompt, PromptError, Role};
-use super::protocol::{ChatRequest, EngineEvent, FinishReason, LoadProgress, TokenTranscript, Usage};
+use super::protocol::{ChatRequest, EngineEvent, FinishReason, LoadProgress, TokenTranscript};
 use super::source::HubEnv;
+use super::token_clock::TokenClock;
 use super::worker::{Backend, Cancel, ChatEnd, Sink};
 
 /// mistral.rs on this machine.
@@ -319,46 +320,4 @@ fn to_text_messages(messages: &[ChatMessage]) -> TextMessages {
         };
         acc.add_message(role, &m.text)
     })
-}
-
-/// Time to first token and decode speed, measured where the tokens arrive.
-struct TokenClock {
-    started: Instant,
-    first: Option<Instant>,
-    last: Option<Instant>,
-    count: usize,
-}
-
-impl TokenClock {
-    fn new(started: Instant) -> Self {
-        Self {
-            started,
-            first: None,
-            last: None,
-            count: 0,
-        }
-    }
-
-    fn tick(&mut self) {
-        let now = Instant::now();
-        self.first.get_or_insert(now);
-        self.last = Some(now);
-        self.count += 1;
-    }
-
-    fn usage(&self, prompt_tokens: usize, dropped_turns: usize) -> Usage {
-        let decode_tokens_per_second = match (self.first, self.last) {
-            (Some(first), Some(last)) if self.count > 1 && last > first => {
-                Some((self.count - 1) as f64 / (last - first).as_secs_f64())
-            }
-            _ => None,
-        };
-        Usage {
-            prompt_tokens,
-            completion_tokens: self.count,
-            time_to_first_token: self.first.map(|f| f - self.started),
-            decode_tokens_per_second,
-            dropped_turns,
-        }
-    }
 }

@@ -106,6 +106,21 @@ pub fn spawn(env: impl Into<EngineEnv>) -> (EngineHandle, UnboundedReceiver<Engi
     spawn_backend(LocalBackend::new(hub, quant_cache))
 }
 
+/// Which backend the worker drives: mistral.rs here, or an OpenAI-compatible server.
+#[derive(Debug, Clone)]
+pub enum EngineChoice {
+    Local(EngineEnv),
+    Remote(super::remote::RemoteConfig),
+}
+
+/// Starts the worker for `choice`.
+pub fn start(choice: EngineChoice) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
+    match choice {
+        EngineChoice::Local(env) => spawn(env),
+        EngineChoice::Remote(config) => spawn_backend(super::remote_backend::RemoteBackend::new(config)),
+    }
+}
+
 /// Starts the worker on the current tokio runtime for any backend.
 pub fn spawn_backend<B: Backend>(backend: B) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
     let (tx, commands) = unbounded_channel();
