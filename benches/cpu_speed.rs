@@ -10,6 +10,7 @@
 //!   GEMMA_BENCH_ROUNDS   interleaved rounds; medians are reported (default 1)
 //!   GEMMA_BENCH_EXTRA    0 skips the KV-cache and prefix-cache studies (default 1)
 //!   GEMMA_BENCH_NEW      new tokens per run (default 32)
+//!   GEMMA_BENCH_TASKS    comma list of short,long,chat (default all three)
 //!
 //! Every engine runs in its own process (one big model in memory at a time), which reports
 //! its load time, time to first token, decode rate and peak RSS (VmHWM) as JSON; this parent
@@ -258,7 +259,11 @@ fn spawn_engine(engine: Engine, dir: &Path, tasks: &Path, python: Option<&str>, 
     eprintln!(
         "running {}{}",
         engine.label(),
-        if env.is_empty() { "" } else { " (prefix cache off)" }
+        match env.iter().find(|(k, _)| *k == "GEMMA_TUI_PREFIX_CACHE") {
+            Some((_, "off")) => " (prefix cache off)",
+            Some(_) => " (prefix cache on)",
+            None => "",
+        }
     );
     let out = cmd.stderr(std::process::Stdio::inherit()).output().ok()?;
     if !out.status.success() {
@@ -306,6 +311,8 @@ async fn main() {
     let new_tokens: usize = env_or("GEMMA_BENCH_NEW", "32").parse().unwrap();
     let extra = env_or("GEMMA_BENCH_EXTRA", "1") != "0";
     let only = env_or("GEMMA_BENCH_ONLY", "tf-bf16,q4k,q6k,q8_0,f32,tf-f32");
+    let tasks = env_or("GEMMA_BENCH_TASKS", "short,long,chat");
+    let wanted = |task: &str| tasks.split(',').any(|t| t == task);
 
     let dir = std::env::var_os("GEMMA_BENCH_DIR").map_or_else(bench_gemma::default_dir, PathBuf::from);
     bench_gemma::ensure(&dir).expect("write the benchmark checkpoint");
@@ -325,10 +332,17 @@ async fn main() {
         std::fs::write(&path, json!({"runs": runs}).to_string()).unwrap();
         path
     };
-    let mut with_cache = vec![short.clone(), long.clone()];
-    with_cache.extend(chat(&(1..=10).collect::<Vec<_>>()));
-    let mut rereads = vec![short.clone(), long.clone()];
-    rereads.extend(chat(&[1, 5, 10]));
+    let prompts: Vec<Value> = [("short", short.clone()), ("long", long.clone())]
+        .into_iter()
+        .filter(|(name, _)| wanted(name))
+        .map(|(_, run)| run)
+        .collect();
+    let mut with_cache = prompts.clone();
+    let mut rereads = prompts;
+    if wanted("chat") {
+        with_cache.extend(chat(&(1..=10).collect::<Vec<_>>()));
+        rereads.extend(chat(&[1, 5, 10]));
+    }
     let ours_tasks = write_tasks("ours", with_cache);
     let tf_tasks = write_tasks("transformers", rereads);
 
@@ -355,7 +369,13 @@ async fn main() {
             } else {
                 &ours_tasks
             };
-            if let Some(r) = spawn_engine(e, &dir, tasks, python.as_deref(), &[]) {
+            // Ours with the prefix cache on (off by default on a CPU, see `engine::load`):
+            // each chat turn then prefills only what is new.
+            let env: &[(&str, &str)] = match e {
+                Engine::Ours(_) => &[("GEMMA_TUI_PREFIX_CACHE", "on")],
+                Engine::Transformers(_) => &[],
+            };
+            if let Some(r) = spawn_engine(e, &dir, tasks, python.as_deref(), env) {
                 results.entry(e.key()).or_default().push(r);
             }
         }
