@@ -11,7 +11,9 @@
 //! ([`crate::engine::prompt::normalize`]); a system message passed here is an error, never sent.
 
 mod body;
+mod discover;
 mod error;
+mod failures;
 mod stream;
 mod tokens;
 
@@ -19,13 +21,14 @@ use std::time::Duration;
 
 use futures::Stream;
 use serde::{Deserialize, Serialize};
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 
 pub use error::RemoteError;
 pub use tokens::{estimate, TokenCount};
 
 use crate::engine::{ChatMessage, FinishReason, Role, SamplingSettings};
-use error::{chain_of, classify_connect, root_message, server_message, ConnectFailure};
+use discover::{choose_model, detect, n_ctx, normalize_base};
+use error::root_message;
 use stream::Reader;
 
 /// The server software behind an endpoint. `Auto` is detected on connect.
@@ -135,25 +138,6 @@ pub struct RemoteClient {
     kind: ServerKind,
 }
 
-#[derive(Debug, Deserialize)]
-struct ModelsJson {
-    #[serde(default)]
-    data: Vec<ModelEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ModelEntry {
-    id: String,
-    #[serde(default)]
-    owned_by: Option<String>,
-    /// vLLM's context size.
-    #[serde(default)]
-    max_model_len: Option<usize>,
-    /// mistral.rs lists each model's status ("loaded", ...).
-    #[serde(default)]
-    status: Option<String>,
-}
-
 /// A whole reply to a call that is not an answer.
 struct Reply {
     status: reqwest::StatusCode,
@@ -169,12 +153,6 @@ impl Reply {
             .then(|| serde_json::from_str(&self.text).ok())
             .flatten()
     }
-}
-
-/// What `GET /v1/models` said.
-struct Listing {
-    entries: Vec<ModelEntry>,
-    server_header: Option<String>,
 }
 
 impl RemoteClient {
@@ -336,88 +314,6 @@ impl RemoteClient {
         std::env::var(var).ok().filter(|k| !k.trim().is_empty())
     }
 
-    fn send_error(&self, err: reqwest::Error, url: &str) -> RemoteError {
-        let endpoint = self.name();
-        if err.is_connect() {
-            return match classify_connect(&chain_of(&err), err.is_timeout(), self.https) {
-                ConnectFailure::Refused => RemoteError::Refused {
-                    endpoint,
-                    url: self.root.clone(),
-                },
-                ConnectFailure::Dns => RemoteError::Dns {
-                    endpoint,
-                    host: self.host.clone(),
-                },
-                ConnectFailure::Timeout => RemoteError::ConnectTimeout {
-                    endpoint,
-                    url: self.root.clone(),
-                    timeout: self.config.connect_timeout,
-                },
-                ConnectFailure::Tls => RemoteError::Tls {
-                    endpoint,
-                    url: self.root.clone(),
-                    detail: root_message(&err),
-                },
-                ConnectFailure::Other => RemoteError::Network {
-                    endpoint,
-                    detail: format!("{url}: {}", root_message(&err)),
-                },
-            };
-        }
-        if err.is_timeout() {
-            return RemoteError::NoReply {
-                endpoint,
-                url: url.to_string(),
-                timeout: self.meta_timeout(),
-            };
-        }
-        RemoteError::Network {
-            endpoint,
-            detail: format!("{url}: {}", root_message(&err)),
-        }
-    }
-
-    /// The error for a non-success status (404 is the caller's to read first).
-    fn status_error(&self, status: reqwest::StatusCode, body: &str) -> RemoteError {
-        let endpoint = self.name();
-        let code = status.as_u16();
-        match code {
-            401 | 403 => RemoteError::Unauthorized {
-                endpoint,
-                status: code,
-                hint: self.auth_hint(),
-            },
-            429 => RemoteError::RateLimited {
-                endpoint,
-                message: server_message(body),
-            },
-            500..=599 => RemoteError::Server {
-                endpoint,
-                status: code,
-                message: server_message(body),
-            },
-            _ => RemoteError::Rejected {
-                endpoint,
-                status: code,
-                message: server_message(body),
-            },
-        }
-    }
-
-    fn auth_hint(&self) -> String {
-        match self.config.api_key_env.as_deref() {
-            Some(var) if self.api_key().is_none() => {
-                format!("it wants an API key: set the environment variable {var} (named by api_key_env) to it")
-            }
-            Some(var) => format!("it did not accept the API key in {var}: check the key"),
-            None => "it wants an API key: put the key in an environment variable and set \
-                     api_key_env to that variable's name"
-                .to_string(),
-        }
-    }
-
-    /// A whole (non-streamed) request: sent, status checked (404 is the caller's to read),
-    /// body read, all within the bound.
     async fn call(&self, rb: reqwest::RequestBuilder, url: &str) -> Result<Reply, RemoteError> {
         let response = self
             .with_auth(rb)
@@ -432,39 +328,6 @@ impl RemoteClient {
             return Err(self.status_error(status, &text));
         }
         Ok(Reply { status, headers, text })
-    }
-
-    async fn list(&self) -> Result<Listing, RemoteError> {
-        let url = format!("{}/v1/models", self.root);
-        let reply = self.call(self.http.get(&url), &url).await?;
-        if reply.status == reqwest::StatusCode::NOT_FOUND {
-            return Err(RemoteError::NotOpenAi {
-                endpoint: self.name(),
-                url,
-                status: 404,
-            });
-        }
-        let models: ModelsJson = serde_json::from_str(&reply.text).map_err(|e| RemoteError::BadResponse {
-            endpoint: self.name(),
-            detail: format!("GET /v1/models: {e}"),
-        })?;
-        let server_header = reply
-            .headers
-            .get(reqwest::header::SERVER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        Ok(Listing {
-            entries: models.data,
-            server_header,
-        })
-    }
-
-    /// llama.cpp's `GET /props`; `None` where the server has none.
-    async fn props(&self) -> Option<serde_json::Value> {
-        let url = format!("{}/props", self.root);
-        let reply = self.call(self.http.get(&url), &url).await.ok()?;
-        let v = reply.json()?;
-        v.get("default_generation_settings").is_some().then_some(v)
     }
 
     async fn tokenize_vllm(&self, messages: &[ChatMessage]) -> Option<usize> {
@@ -541,106 +404,6 @@ impl RemoteClient {
         }
         Ok(Reader::new(self.name(), response, deadline, limit))
     }
-
-    /// A 404 on a chat request: the model is gone (say which ones there are), or the route is.
-    async fn not_found(&self, body: &str) -> RemoteError {
-        match timeout(self.meta_timeout(), self.models()).await {
-            Ok(Ok(models)) if models.contains(&self.model) => RemoteError::Rejected {
-                endpoint: self.name(),
-                status: 404,
-                message: server_message(body),
-            },
-            Ok(Ok(available)) => RemoteError::ModelNotFound {
-                endpoint: self.name(),
-                model: self.model.clone(),
-                available,
-            },
-            _ => RemoteError::ModelNotFound {
-                endpoint: self.name(),
-                model: self.model.clone(),
-                available: Vec::new(),
-            },
-        }
-    }
-}
-
-/// The base URL without `/v1` or a trailing slash, checked to be http(s) with a host.
-fn normalize_base(config: &RemoteConfig) -> Result<(String, reqwest::Url), RemoteError> {
-    let bad = || RemoteError::BadUrl {
-        endpoint: config.name.clone(),
-        url: config.base_url.clone(),
-    };
-    let mut root = config.base_url.trim().trim_end_matches('/').to_string();
-    if let Some(stripped) = root.strip_suffix("/v1") {
-        root = stripped.trim_end_matches('/').to_string();
-    }
-    let url = reqwest::Url::parse(&root).map_err(|_| bad())?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(bad());
-    }
-    Ok((root, url))
-}
-
-/// The server kind, from what `/v1/models` says; `None` if it does not tell.
-fn detect(listing: &Listing) -> Option<ServerKind> {
-    let owners: Vec<&str> = listing.entries.iter().filter_map(|m| m.owned_by.as_deref()).collect();
-    if owners.contains(&"vllm") {
-        return Some(ServerKind::Vllm);
-    }
-    if owners.contains(&"llamacpp") {
-        return Some(ServerKind::LlamaCpp);
-    }
-    let server = listing.server_header.as_deref().unwrap_or_default().to_lowercase();
-    if server.contains("llama.cpp") {
-        return Some(ServerKind::LlamaCpp);
-    }
-    // mistral.rs lists a synthetic "default" model first, then each model with its status.
-    let mistral_default = listing
-        .entries
-        .iter()
-        .any(|m| m.id == "default" && m.owned_by.as_deref() == Some("local"));
-    if mistral_default || listing.entries.iter().any(|m| m.status.is_some()) {
-        return Some(ServerKind::MistralRs);
-    }
-    if owners
-        .iter()
-        .any(|o| matches!(*o, "openai" | "system" | "openai-internal"))
-    {
-        return Some(ServerKind::OpenAi);
-    }
-    None
-}
-
-fn choose_model(config: &RemoteConfig, kind: ServerKind, entries: &[ModelEntry]) -> Result<String, RemoteError> {
-    let ids: Vec<String> = entries.iter().map(|m| m.id.clone()).collect();
-    if let Some(wanted) = &config.model {
-        if ids.iter().any(|id| id == wanted) {
-            return Ok(wanted.clone());
-        }
-        return Err(RemoteError::ModelNotFound {
-            endpoint: config.name.clone(),
-            model: wanted.clone(),
-            available: ids,
-        });
-    }
-    // mistral.rs's "default" is an alias; name the real model where there is one.
-    let real = |id: &&String| !(kind == ServerKind::MistralRs && id.as_str() == "default");
-    ids.iter()
-        .find(real)
-        .or_else(|| ids.first())
-        .cloned()
-        .ok_or_else(|| RemoteError::NoModels {
-            endpoint: config.name.clone(),
-        })
-}
-
-/// llama.cpp's context size from `/props` (newer builds nest it, older ones had it on top).
-fn n_ctx(props: &serde_json::Value) -> Option<usize> {
-    props
-        .pointer("/default_generation_settings/n_ctx")
-        .or_else(|| props.get("n_ctx"))
-        .and_then(|v| v.as_u64())
-        .map(|v| v as usize)
 }
 
 #[cfg(test)]

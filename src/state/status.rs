@@ -59,6 +59,8 @@ pub struct ModelStatus {
     pub last_loaded: Option<String>,
     /// Sampling settings the loaded backend does not apply.
     pub ignored_settings: Vec<SamplingField>,
+    /// Where a server runs the model (`gpu-box:8080`); `None` when it runs here.
+    pub endpoint: Option<String>,
 }
 
 impl ModelStatus {
@@ -72,6 +74,7 @@ impl ModelStatus {
             loaded: None,
             last_loaded: None,
             ignored_settings: Vec::new(),
+            endpoint: None,
         }
     }
 

@@ -42,7 +42,10 @@ pub fn draw(state: &AppState, frame: &mut Frame, area: Rect) {
 }
 
 fn phase_spans(state: &AppState) -> Vec<Span<'static>> {
-    let name = sanitize(&state.model.name).into_owned();
+    let name = match &state.model.endpoint {
+        Some(endpoint) => format!("{} @ {}", sanitize(&state.model.name), sanitize(endpoint)),
+        None => sanitize(&state.model.name).into_owned(),
+    };
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let (mark, color, words) = match &state.model.phase {
         ModelPhase::NotLoaded => ("○", Color::DarkGray, "not loaded".to_string()),

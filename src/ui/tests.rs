@@ -347,3 +347,22 @@ fn model_text_cannot_reach_the_terminal_raw() {
         assert!(!cell.symbol().chars().any(|c| c.is_control()), "{:?}", cell.symbol());
     }
 }
+
+#[test]
+fn a_model_on_a_server_shows_where_it_runs() {
+    let mut s = ready();
+    let info = crate::engine::LoadedModel {
+        name: "gemma-2-27b-it".into(),
+        dir: None,
+        family: crate::engine::model_dir::ModelFamily::Gemma2,
+        usable_context: 8192,
+        dtype: "as served by vLLM".into(),
+        device: "gpu-box:8080".into(),
+        quantization: None,
+        from_cache: false,
+        ignored_settings: Vec::new(),
+    };
+    update(&mut s, Msg::engine(EngineEvent::Loaded(info)));
+    let text = screen_text(&shot(&mut s, 100, 12));
+    assert!(text.contains("gemma-2-27b-it @ gpu-box:8080 ready"), "{text}");
+}

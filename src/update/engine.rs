@@ -15,6 +15,7 @@ pub(super) fn on_event(state: &mut AppState, event: EngineEvent, at: Instant) ->
         EngineEvent::LoadProgress(progress) => on_progress(state, progress, at),
         EngineEvent::Loaded(info) => {
             state.model.name = info.name;
+            state.model.endpoint = info.dir.is_none().then(|| info.device.clone());
             state.model.device = Some(info.device);
             state.model.quantization = info.quantization;
             state.model.usable_context = Some(info.usable_context);

@@ -295,5 +295,14 @@ fn a_backend_that_ignores_a_setting_says_so_when_it_loads() {
     engine(&mut s, EngineEvent::Loaded(info));
     let notice = s.notice.clone().unwrap_or_default();
     assert!(notice.contains("gemma-2-27b-it ignores repetition_penalty"), "{notice}");
-    assert_eq!(s.model.label(), "gemma-2-27b-it, gpu-box:8080");
+    assert_eq!(
+        s.model.label(),
+        "gemma-2-27b-it, gpu-box:8080",
+        "saved with each answer"
+    );
+    assert_eq!(
+        s.model.endpoint.as_deref(),
+        Some("gpu-box:8080"),
+        "the status line shows where"
+    );
 }
