@@ -40,35 +40,15 @@ fn write_sized_model(dir: &Path) {
         config[key] = value.into();
     }
     std::fs::write(&config_file, config.to_string()).expect("write config");
-    let mut tensors: Vec<(String, Vec<usize>)> = vec![
-        ("model.embed_tokens.weight".into(), vec![vocab, HIDDEN]),
-        ("model.norm.weight".into(), vec![HIDDEN]),
-    ];
-    for i in 0..LAYERS {
-        let p = format!("model.layers.{i}");
-        for norm in [
-            "input_layernorm",
-            "post_attention_layernorm",
-            "pre_feedforward_layernorm",
-            "post_feedforward_layernorm",
-        ] {
-            tensors.push((format!("{p}.{norm}.weight"), vec![HIDDEN]));
-        }
-        tensors.push((format!("{p}.self_attn.q_proj.weight"), vec![HEADS * HEAD_DIM, HIDDEN]));
-        tensors.push((
-            format!("{p}.self_attn.k_proj.weight"),
-            vec![KV_HEADS * HEAD_DIM, HIDDEN],
-        ));
-        tensors.push((
-            format!("{p}.self_attn.v_proj.weight"),
-            vec![KV_HEADS * HEAD_DIM, HIDDEN],
-        ));
-        tensors.push((format!("{p}.self_attn.o_proj.weight"), vec![HIDDEN, HEADS * HEAD_DIM]));
-        tensors.push((format!("{p}.mlp.gate_proj.weight"), vec![INTERMEDIATE, HIDDEN]));
-        tensors.push((format!("{p}.mlp.up_proj.weight"), vec![INTERMEDIATE, HIDDEN]));
-        tensors.push((format!("{p}.mlp.down_proj.weight"), vec![HIDDEN, INTERMEDIATE]));
-    }
-    tensors.sort();
+    let tensors = tiny_gemma::gemma2_layout(&tiny_gemma::Dims {
+        vocab,
+        hidden: HIDDEN,
+        intermediate: INTERMEDIATE,
+        heads: HEADS,
+        kv_heads: KV_HEADS,
+        head_dim: HEAD_DIM,
+        layers: LAYERS,
+    });
     let mut bytes = tiny_gemma::bf16_safetensors_prefix(tensors.iter().map(|(n, s)| (n.as_str(), s.as_slice())));
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     for (_, shape) in &tensors {

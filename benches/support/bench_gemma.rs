@@ -113,59 +113,28 @@ fn config() -> Value {
 
 /// (name, shape, half-width of the uniform draw; 0 = zeros).
 fn tensors() -> Vec<(String, Vec<usize>, f32)> {
-    let lin = |fan_in: usize| (3.0 / fan_in as f32).sqrt();
-    let mut out = vec![
-        ("model.embed_tokens.weight".to_string(), vec![VOCAB, HIDDEN], 0.03),
-        ("model.norm.weight".to_string(), vec![HIDDEN], 0.0),
-    ];
-    for i in 0..LAYERS {
-        let p = format!("model.layers.{i}");
-        for norm in [
-            "input_layernorm",
-            "post_attention_layernorm",
-            "pre_feedforward_layernorm",
-            "post_feedforward_layernorm",
-        ] {
-            out.push((format!("{p}.{norm}.weight"), vec![HIDDEN], 0.0));
-        }
-        out.push((
-            format!("{p}.self_attn.q_proj.weight"),
-            vec![HEADS * HEAD_DIM, HIDDEN],
-            lin(HIDDEN),
-        ));
-        out.push((
-            format!("{p}.self_attn.k_proj.weight"),
-            vec![KV_HEADS * HEAD_DIM, HIDDEN],
-            lin(HIDDEN),
-        ));
-        out.push((
-            format!("{p}.self_attn.v_proj.weight"),
-            vec![KV_HEADS * HEAD_DIM, HIDDEN],
-            lin(HIDDEN),
-        ));
-        out.push((
-            format!("{p}.self_attn.o_proj.weight"),
-            vec![HIDDEN, HEADS * HEAD_DIM],
-            lin(HEADS * HEAD_DIM),
-        ));
-        out.push((
-            format!("{p}.mlp.gate_proj.weight"),
-            vec![INTERMEDIATE, HIDDEN],
-            lin(HIDDEN),
-        ));
-        out.push((
-            format!("{p}.mlp.up_proj.weight"),
-            vec![INTERMEDIATE, HIDDEN],
-            lin(HIDDEN),
-        ));
-        out.push((
-            format!("{p}.mlp.down_proj.weight"),
-            vec![HIDDEN, INTERMEDIATE],
-            lin(INTERMEDIATE),
-        ));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    let dims = tiny_gemma::Dims {
+        vocab: VOCAB,
+        hidden: HIDDEN,
+        intermediate: INTERMEDIATE,
+        heads: HEADS,
+        kv_heads: KV_HEADS,
+        head_dim: HEAD_DIM,
+        layers: LAYERS,
+    };
+    tiny_gemma::gemma2_layout(&dims)
+        .into_iter()
+        .map(|(name, shape)| {
+            // Norms are zeros (gain 1); linear layers get unit-variance outputs: sqrt(3 / fan_in).
+            let half_width = match shape[..] {
+                _ if name == "model.embed_tokens.weight" => 0.03,
+                [_] => 0.0,
+                [_, fan_in] => (3.0 / fan_in as f32).sqrt(),
+                _ => 0.0,
+            };
+            (name, shape, half_width)
+        })
+        .collect()
 }
 
 fn write_weights(path: &Path) -> std::io::Result<()> {

@@ -281,6 +281,47 @@ fn tensors(recipe: &Recipe) -> Vec<(String, Vec<usize>, Vec<f32>)> {
     out
 }
 
+/// The sizes of a Gemma 2 checkpoint.
+pub struct Dims {
+    pub vocab: usize,
+    pub hidden: usize,
+    pub intermediate: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub layers: usize,
+}
+
+/// Every tensor of a Gemma 2 checkpoint of these sizes (tied embedding), by name and shape,
+/// sorted by name as a safetensors writer lays them out.
+pub fn gemma2_layout(d: &Dims) -> Vec<(String, Vec<usize>)> {
+    let mut out = vec![
+        ("model.embed_tokens.weight".to_string(), vec![d.vocab, d.hidden]),
+        ("model.norm.weight".to_string(), vec![d.hidden]),
+    ];
+    for i in 0..d.layers {
+        let p = format!("model.layers.{i}");
+        for norm in [
+            "input_layernorm",
+            "post_attention_layernorm",
+            "pre_feedforward_layernorm",
+            "post_feedforward_layernorm",
+        ] {
+            out.push((format!("{p}.{norm}.weight"), vec![d.hidden]));
+        }
+        let (q, kv) = (d.heads * d.head_dim, d.kv_heads * d.head_dim);
+        out.push((format!("{p}.self_attn.q_proj.weight"), vec![q, d.hidden]));
+        out.push((format!("{p}.self_attn.k_proj.weight"), vec![kv, d.hidden]));
+        out.push((format!("{p}.self_attn.v_proj.weight"), vec![kv, d.hidden]));
+        out.push((format!("{p}.self_attn.o_proj.weight"), vec![d.hidden, q]));
+        out.push((format!("{p}.mlp.gate_proj.weight"), vec![d.intermediate, d.hidden]));
+        out.push((format!("{p}.mlp.up_proj.weight"), vec![d.intermediate, d.hidden]));
+        out.push((format!("{p}.mlp.down_proj.weight"), vec![d.hidden, d.intermediate]));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 /// The start of a safetensors file of bf16 tensors stored in this order: the header's length
 /// (8 bytes, little-endian) and the header, padded to 8 bytes. The data follows it.
 pub fn bf16_safetensors_prefix<'a>(tensors: impl Iterator<Item = (&'a str, &'a [usize])>) -> Vec<u8> {
