@@ -67,8 +67,9 @@ pub struct Cli {
     pub quantize: Option<Quantization>,
 
     /// Chat through an OpenAI-compatible server (mistralrs serve, vLLM, llama.cpp's server)
-    /// instead of loading the model here; --model then names the server's model
-    #[arg(long, value_name = "URL")]
+    /// instead of loading the model here: a URL, or an endpoint named in [remote.endpoints];
+    /// --model then names the server's model
+    #[arg(long, value_name = "URL|NAME")]
     pub remote: Option<String>,
 
     /// The environment variable that holds the server's API key (the key is never stored)

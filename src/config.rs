@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod remote;
 mod save;
+pub use remote::{Endpoint, RemoteSection};
 pub use save::save_defaults;
 
 use crate::engine::sampling::SamplingPatch;
@@ -24,6 +26,8 @@ pub struct Config {
     /// Key overrides: action name -> chords for the chat screen and the global keys, and a
     /// table per pane (`[keys.sessions]`). An action named here loses its default chords.
     pub keys: KeyOverrides,
+    /// Named OpenAI-compatible endpoints, and which one to chat through.
+    pub remote: RemoteSection,
     /// Keys the file has that gemma-tui does not know (`[model] nmae`): warned about, not fatal.
     #[serde(skip)]
     pub unknown_keys: Vec<String>,
@@ -110,6 +114,7 @@ impl Config {
         config.unknown_keys = unknown;
         config.sampling.validate().map_err(|e| format!("[sampling] {e}"))?;
         crate::keymap::Keymap::with_overrides(&config.keys)?;
+        config.remote.validate()?;
         Ok(config)
     }
 

@@ -41,14 +41,16 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
     let defaults = config.settings();
     let settings = defaults.clone().patched(&flags);
     let hub = HubEnv::from_process();
-    let (model, engine) = match &cli.remote {
-        // A server names its models itself: `--model` is passed as it is (a preset as its
-        // repo id); without it the server's own model is used.
-        Some(url) => {
-            let mut remote = gemma_tui::engine::remote::RemoteConfig::new("remote", url.clone());
-            remote.api_key_env = cli.api_key_env.clone();
-            let spec = match &cli.model {
-                Some(name) => name.parse().unwrap_or_else(|_| ModelSpec::Repo(name.clone())),
+    let (model, engine) = match config.remote.choose(cli.remote.as_deref())? {
+        // A server names its models itself: `--model` (or the endpoint's `model`) is passed as
+        // it is (a preset as its repo id); without either the server's own model is used.
+        Some(mut remote) => {
+            if let Some(var) = &cli.api_key_env {
+                remote.api_key_env = Some(var.clone());
+            }
+            let wanted = cli.model.clone().or_else(|| remote.model.clone());
+            let spec = match wanted {
+                Some(name) => name.parse().unwrap_or(ModelSpec::Repo(name)),
                 None => ModelSpec::Dir("the server's model".into()),
             };
             (spec, EngineChoice::Remote(remote))

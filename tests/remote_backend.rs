@@ -237,3 +237,25 @@ async fn headless_mode_answers_through_a_server_with_remote() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "w0 w1 w2 \n");
     assert!(stderr.contains("google/gemma-2-27b-it on 127.0.0.1:"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_named_in_the_config_is_used_without_a_flag() {
+    let url = server(2, Duration::ZERO, Arc::default()).await;
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join("config");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let config = format!("[remote]\nuse = \"box\"\n\n[remote.endpoints.box]\nurl = \"{url}\"\nserver = \"vllm\"\n");
+    std::fs::write(config_dir.join("config.toml"), config).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_gemma-tui"))
+        .args(["--prompt", "Hello?"])
+        .env("GEMMA_TUI_CONFIG_DIR", &config_dir)
+        .env("GEMMA_TUI_DATA_DIR", home.path().join("data"))
+        .env("GEMMA_TUI_STATE_DIR", home.path().join("state"))
+        .env("GEMMA_TUI_CACHE_DIR", home.path().join("cache"))
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .output();
+    let out = tokio::time::timeout(LIMIT, out).await.expect("in time").expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "w0 w1 \n");
+}
