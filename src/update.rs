@@ -24,7 +24,7 @@ pub use keys::human_bytes;
 pub use save::{sampling_record, session_patch, store_opened, store_unavailable, title_from, CHECKPOINT_EVERY};
 pub use sessions::SEARCH_LIMIT;
 pub use settings::show_caveats;
-pub use settings_pane::{device_needs_feature, format_number, SETTINGS_COMMAND};
+pub use settings_pane::{format_number, SETTINGS_COMMAND};
 
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     match msg {

@@ -212,29 +212,37 @@ async fn cancelling_a_remote_answer_ends_it_at_once_and_closes_the_connection() 
     .expect("the connection was closed");
 }
 
+/// Runs `gemma-tui ARGS` headlessly with its folders under `home` (config in `home/config`),
+/// never reaching the hub; returns stdout and stderr once it succeeded.
+async fn run_headless(home: &std::path::Path, args: &[&str]) -> (String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_gemma-tui"))
+        .args(args)
+        .env("GEMMA_TUI_CONFIG_DIR", home.join("config"))
+        .env("GEMMA_TUI_DATA_DIR", home.join("data"))
+        .env("GEMMA_TUI_STATE_DIR", home.join("state"))
+        .env("GEMMA_TUI_CACHE_DIR", home.join("cache"))
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .output();
+    let out = tokio::time::timeout(LIMIT, out).await.expect("in time").expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_mode_answers_through_a_server_with_remote() {
     let url = server(3, Duration::ZERO, Arc::default()).await;
     let home = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_gemma-tui"))
-        .args([
-            "--remote",
-            &url,
-            "--model",
-            "google/gemma-2-27b-it",
-            "--prompt",
-            "Hello?",
-        ])
-        .env("GEMMA_TUI_CONFIG_DIR", home.path().join("config"))
-        .env("GEMMA_TUI_DATA_DIR", home.path().join("data"))
-        .env("GEMMA_TUI_STATE_DIR", home.path().join("state"))
-        .env("GEMMA_TUI_CACHE_DIR", home.path().join("cache"))
-        .env("HF_ENDPOINT", "http://127.0.0.1:9")
-        .output();
-    let out = tokio::time::timeout(LIMIT, out).await.expect("in time").expect("runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "w0 w1 w2 \n");
+    let args = [
+        "--remote",
+        &url,
+        "--model",
+        "google/gemma-2-27b-it",
+        "--prompt",
+        "Hello?",
+    ];
+    let (stdout, stderr) = run_headless(home.path(), &args).await;
+    assert_eq!(stdout, "w0 w1 w2 \n");
     assert!(stderr.contains("google/gemma-2-27b-it on 127.0.0.1:"), "{stderr}");
 }
 
@@ -246,16 +254,6 @@ async fn an_endpoint_named_in_the_config_is_used_without_a_flag() {
     std::fs::create_dir_all(&config_dir).unwrap();
     let config = format!("[remote]\nuse = \"box\"\n\n[remote.endpoints.box]\nurl = \"{url}\"\nserver = \"vllm\"\n");
     std::fs::write(config_dir.join("config.toml"), config).unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_gemma-tui"))
-        .args(["--prompt", "Hello?"])
-        .env("GEMMA_TUI_CONFIG_DIR", &config_dir)
-        .env("GEMMA_TUI_DATA_DIR", home.path().join("data"))
-        .env("GEMMA_TUI_STATE_DIR", home.path().join("state"))
-        .env("GEMMA_TUI_CACHE_DIR", home.path().join("cache"))
-        .env("HF_ENDPOINT", "http://127.0.0.1:9")
-        .output();
-    let out = tokio::time::timeout(LIMIT, out).await.expect("in time").expect("runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "w0 w1 \n");
+    let (stdout, _) = run_headless(home.path(), &["--prompt", "Hello?"]).await;
+    assert_eq!(stdout, "w0 w1 \n");
 }

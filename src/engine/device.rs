@@ -22,6 +22,15 @@ pub enum DeviceChoice {
 }
 
 impl DeviceChoice {
+    /// Why this build cannot use the device, if it cannot (a GPU it was not compiled for).
+    pub fn missing_feature(self) -> Option<&'static str> {
+        match self {
+            Self::Cuda(_) if !cfg!(feature = "cuda") => Some("this build has no CUDA: build with --features cuda"),
+            Self::Metal if !cfg!(feature = "metal") => Some("this build has no Metal: build with --features metal"),
+            _ => None,
+        }
+    }
+
     /// The choices to offer on this build and machine: auto, cpu, and each GPU found.
     pub fn offered(gpus: usize) -> Vec<Self> {
         let mut all = vec![Self::Auto, Self::Cpu];

@@ -10,7 +10,6 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::device::DeviceChoice;
 use super::quantization::Quantization;
 
 const GIB: f64 = (1u64 << 30) as f64;
@@ -125,16 +124,6 @@ impl ModelShape {
     pub fn params(&self) -> u64 {
         let norms = self.layers * 4 * self.hidden + self.hidden;
         self.embedding_params() + self.linear_params() + norms
-    }
-}
-
-/// Bytes per value of the dtype a model computes in on `device` (mistral.rs 0.8.1 has no bf16
-/// matmul on the CPU, so it widens to f32 there).
-pub fn compute_bytes(device: DeviceChoice, has_gpu: bool) -> u64 {
-    match device {
-        DeviceChoice::Cpu => 4,
-        DeviceChoice::Auto if !has_gpu => 4,
-        _ => 2,
     }
 }
 

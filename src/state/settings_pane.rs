@@ -181,13 +181,35 @@ impl SettingsPane {
         }
     }
 
+    /// Bytes per value the draft computes in: bf16 on a GPU, f32 on the CPU (mistral.rs 0.8.1
+    /// has no bf16 matmul there).
+    fn dtype_bytes(&self) -> u64 {
+        if self.on_gpu() {
+            2
+        } else {
+            4
+        }
+    }
+
+    /// Free memory the survey found, in bytes (0 before the survey).
+    pub fn free_memory(&self) -> f64 {
+        self.survey.as_ref().map_or(0.0, |s| s.free_memory as f64)
+    }
+
     /// The planner's view of `q` for the drafted model: its estimate and fit.
     pub fn plan(&self, q: Quantization) -> Option<(Estimate, Fit)> {
         let shape = self.chosen_model()?.shape?;
-        let free = self.survey.as_ref()?.free_memory as f64;
-        let dtype_bytes = if self.on_gpu() { 2 } else { 4 };
-        let estimate = memory::estimate(&shape, q, dtype_bytes);
-        Some((estimate, Fit::of(estimate.total(), free)))
+        self.survey.as_ref()?;
+        let estimate = memory::estimate(&shape, q, self.dtype_bytes());
+        Some((estimate, Fit::of(estimate.total(), self.free_memory())))
+    }
+
+    /// The largest quantization of the drafted model that fits the free memory.
+    pub fn quantization_that_fits(&self) -> Option<Quantization> {
+        let shape = self.chosen_model()?.shape?;
+        memory::fitting_quantizations(&shape, self.dtype_bytes(), self.free_memory())
+            .into_iter()
+            .next()
     }
 
     /// Whether the draft differs from `current` in what needs a load.

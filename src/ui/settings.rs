@@ -166,7 +166,7 @@ fn note_text(pane: &SettingsPane, row: SettingsRow) -> String {
             } else {
                 "f32 (no bf16 matmul on a CPU)".to_string()
             };
-            let feature = crate::update::device_needs_feature(d.device).unwrap_or_default();
+            let feature = d.device.missing_feature().unwrap_or_default();
             join(&[dtype, feature.to_string()])
         }
         SettingsRow::Sampling(field) => field

@@ -10,7 +10,7 @@ use super::{keys, settings};
 use crate::effect::Effect;
 use crate::engine::memory::Fit;
 use crate::engine::sampling::SamplingPatch;
-use crate::engine::{DeviceChoice, Quantization, SamplingField, SamplingSettings};
+use crate::engine::{Quantization, SamplingField, SamplingSettings};
 use crate::keymap::{Action, Layer};
 use crate::markdown::CodeTheme;
 use crate::settings::{Settings, SettingsPatch};
@@ -263,18 +263,9 @@ fn apply(state: &mut AppState, scope: Scope, forced: bool) -> Vec<Effect> {
     let loads = p.needs_load(&state.settings);
     if loads && !forced {
         if let Some((estimate, Fit::WillNotFit)) = p.plan(draft.quantization) {
-            let free = p.survey.as_ref().map_or(0.0, |s| s.free_memory as f64);
-            let instead = p
-                .survey
-                .as_ref()
-                .and_then(|s| s.models.iter().find(|m| m.name == draft.model))
-                .and_then(|m| m.shape)
-                .and_then(|shape| {
-                    crate::engine::memory::fitting_quantizations(&shape, if p.on_gpu() { 2 } else { 4 }, free)
-                        .into_iter()
-                        .next()
-                });
-            let text = crate::engine::memory::describe(&draft.model, draft.quantization, &estimate, free, None);
+            let instead = p.quantization_that_fits();
+            let text =
+                crate::engine::memory::describe(&draft.model, draft.quantization, &estimate, p.free_memory(), None);
             if let Some(p) = pane(state) {
                 p.confirm = Some((
                     Confirm::WillNotFit {
@@ -328,14 +319,5 @@ pub fn format_number(field: SamplingField, value: f64) -> String {
     } else {
         let text = format!("{value:.4}");
         text.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
-/// Whether `device` is one the user can pick on this build (for the device row's notes).
-pub fn device_needs_feature(device: DeviceChoice) -> Option<&'static str> {
-    match device {
-        DeviceChoice::Cuda(_) if !cfg!(feature = "cuda") => Some("this build has no CUDA: build with --features cuda"),
-        DeviceChoice::Metal if !cfg!(feature = "metal") => Some("this build has no Metal: build with --features metal"),
-        _ => None,
     }
 }
