@@ -11,6 +11,11 @@ mod tiny_gemma;
 mod harness;
 
 #[cfg(unix)]
+#[allow(dead_code)]
+#[path = "support/mistral_server.rs"]
+mod mistral_server;
+
+#[cfg(unix)]
 #[path = "tui/pty.rs"]
 mod pty;
 
@@ -21,3 +26,7 @@ mod sessions_pty;
 #[cfg(unix)]
 #[path = "tui/settings_pty.rs"]
 mod settings_pty;
+
+#[cfg(unix)]
+#[path = "tui/remote_pty.rs"]
+mod remote_pty;

@@ -3,4 +3,5 @@
 
 pub mod goldens;
 pub mod harness;
+pub mod mistral_server;
 pub mod tiny_gemma;

@@ -57,7 +57,7 @@ pub(crate) enum Parsed {
     },
     /// The server reported an error inside the stream.
     Error(String),
-    /// Not JSON we understand.
+    /// Not JSON: mistral.rs sends a failed answer's message as plain text.
     Garbage(String),
 }
 
@@ -75,7 +75,7 @@ pub(crate) fn parse_event(data: &str) -> Parsed {
     }
     let chunk: ChunkJson = match serde_json::from_str(data) {
         Ok(c) => c,
-        Err(e) => return Parsed::Garbage(e.to_string()),
+        Err(_) => return Parsed::Garbage(data.to_string()),
     };
     if let Some(err) = chunk.error {
         return Parsed::Error(server_message(&serde_json::json!({ "error": err }).to_string()));
@@ -91,7 +91,20 @@ pub(crate) fn parse_event(data: &str) -> Parsed {
     }
 }
 
-type Events = Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<reqwest::Error>>> + Send>>;
+/// The transport's failure, already in words (reqwest's error, or a test's).
+pub(crate) type TransportError = String;
+
+type Events = Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<TransportError>>> + Send>>;
+
+/// A server's text as one short line of a message.
+fn clip(text: &str) -> String {
+    const MAX: usize = 300;
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line,
+    }
+}
 
 /// The state of one answer's stream.
 pub(crate) struct Reader {
@@ -113,9 +126,20 @@ impl Reader {
         first_deadline: Instant,
         first_token_timeout: Duration,
     ) -> Self {
+        let bytes = response.bytes_stream().map(|item| item.map_err(|e| root_message(&e)));
+        Self::from_bytes(endpoint, bytes, first_deadline, first_token_timeout)
+    }
+
+    /// Reads any byte stream as a streamed answer (the recorded-stream tests feed it directly).
+    pub(crate) fn from_bytes<B: AsRef<[u8]> + Send + 'static>(
+        endpoint: String,
+        bytes: impl Stream<Item = Result<B, TransportError>> + Send + 'static,
+        first_deadline: Instant,
+        first_token_timeout: Duration,
+    ) -> Self {
         Self {
             endpoint,
-            events: Box::pin(response.bytes_stream().eventsource()),
+            events: Box::pin(bytes.eventsource()),
             first_deadline,
             first_token_timeout,
             got_content: false,
@@ -176,7 +200,14 @@ impl Reader {
                     if self.finish.is_some() {
                         return self.finished();
                     }
-                    return self.disconnected(root_message(&e));
+                    return self.disconnected(e);
+                }
+                // Cut inside a character: the connection ended, the bytes are not bad.
+                Some(Err(EventStreamError::Utf8(e))) if e.utf8_error().error_len().is_none() => {
+                    if self.finish.is_some() {
+                        return self.finished();
+                    }
+                    return self.disconnected("the stream ended inside a character".into());
                 }
                 Some(Err(e)) => {
                     self.done = true;
@@ -203,15 +234,16 @@ impl Reader {
                         message,
                     }));
                 }
-                Parsed::Garbage(detail) => {
+                Parsed::Garbage(text) => {
                     // Some servers send non-JSON keep-alives as data; skip those that are blank.
-                    if event.data.trim().is_empty() {
+                    if text.is_empty() {
                         continue;
                     }
+                    // mistral.rs reports a failed answer as a plain-text `data:` line.
                     self.done = true;
-                    return Some(Err(RemoteError::BadResponse {
+                    return Some(Err(RemoteError::FailedMidAnswer {
                         endpoint: self.endpoint.clone(),
-                        detail,
+                        message: clip(&text),
                     }));
                 }
                 Parsed::Chunk { delta, finish, usage } => {
@@ -233,6 +265,9 @@ impl Reader {
         }
     }
 }
+
+#[cfg(test)]
+mod recorded;
 
 #[cfg(test)]
 mod tests {
@@ -272,6 +307,6 @@ mod tests {
             parse_event(r#"{"error":{"message":"out of memory"}}"#),
             Parsed::Error("out of memory".into())
         );
-        assert!(matches!(parse_event("nope"), Parsed::Garbage(_)));
+        assert_eq!(parse_event(" nope "), Parsed::Garbage("nope".into()));
     }
 }
