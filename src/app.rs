@@ -15,7 +15,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{sleep_until, Instant};
 
 use crate::effect::{Effect, StoreRequest};
-use crate::engine::{EngineCommand, EngineEvent, ModelSpec};
+use crate::engine::{EngineCommand, EngineEvent, ModelSpec, Place};
 use crate::msg::{Msg, StoreMsg};
 use crate::settings::Settings;
 use crate::state::settings_pane::Survey;
@@ -38,8 +38,10 @@ pub trait Io {
     /// Suspends the process (Ctrl+Z) and returns once it continues.
     fn suspend(&mut self, mouse: bool);
     /// Resolves a `/model` name. The default parses presets, repo ids and folders.
-    fn parse_model(&self, name: &str) -> Result<ModelSpec, String> {
-        name.parse::<ModelSpec>().map_err(|e| e.to_string())
+    /// Where `endpoint` runs models (`None`: here) and what `name` means there. The default
+    /// knows no endpoints but takes a URL.
+    fn parse_model(&self, name: &str, endpoint: Option<&str>) -> Result<(Place, ModelSpec), String> {
+        crate::config::RemoteSection::default().model_at(name, endpoint, None)
     }
     /// What the settings pane offers: models (presets with their cache state, recent ones),
     /// free memory, GPUs. The default knows the presets and nothing of this machine.
@@ -125,11 +127,16 @@ impl<I: Io> App<I> {
             }
             Effect::SetMouseCapture(on) => self.io.set_mouse_capture(on),
             Effect::SetTitle(title) => self.io.set_title(&title),
-            Effect::LoadModel(name) => {
-                return Some(match self.io.parse_model(&name) {
-                    Ok(spec) => {
+            Effect::LoadModel { name, endpoint } => {
+                return Some(match self.io.parse_model(&name, endpoint.as_deref()) {
+                    Ok((place, spec)) => {
                         self.io.remember_model(&name);
-                        Msg::ModelChosen { name, spec }
+                        Msg::ModelChosen {
+                            name,
+                            spec,
+                            endpoint,
+                            place,
+                        }
                     }
                     Err(e) => Msg::Failed(e),
                 });

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-mod remote;
+pub mod remote;
 mod save;
 pub use remote::{Endpoint, RemoteSection};
 pub use save::save_defaults;
@@ -135,6 +135,7 @@ impl Config {
     pub fn settings(&self) -> Settings {
         Settings::default().patched(&SettingsPatch {
             model: Some(self.model.name.clone()),
+            endpoint: Some(self.remote.use_endpoint.clone()),
             device: Some(self.model.device),
             quantization: Some(self.model.quantize),
             system_prompt: Some(self.chat.system_prompt.clone()),

@@ -16,8 +16,12 @@ pub enum Effect {
     SetMouseCapture(bool),
     /// Set the window title (the driver sanitizes it).
     SetTitle(String),
-    /// Load the model named by a `/model` command (the driver parses the name).
-    LoadModel(String),
+    /// Load the model `name` (from `/model` or the pane) on `endpoint` (`None`: here); the
+    /// driver parses the name and resolves the endpoint.
+    LoadModel {
+        name: String,
+        endpoint: Option<String>,
+    },
     /// Find out for the settings pane which models are on disk, how much memory is free and
     /// which GPUs there are; the answer comes back as `Msg::Surveyed`.
     Survey,

@@ -10,6 +10,7 @@ pub mod memory;
 pub mod model_dir;
 pub mod model_spec;
 pub mod observer;
+pub mod placed;
 pub mod prompt;
 pub mod protocol;
 pub mod quant_cache;
@@ -26,8 +27,9 @@ pub use load::LoadRequest;
 pub use model_spec::ModelSpec;
 pub use prompt::{ChatMessage, Role};
 pub use protocol::{
-    ChatRequest, EngineCommand, EngineEvent, FinishReason, GenId, LoadProgress, LoadedModel, TokenTranscript, Usage,
+    ChatRequest, EngineCommand, EngineEvent, FinishReason, GenId, LoadProgress, LoadedModel, Place, TokenTranscript,
+    Usage,
 };
 pub use quantization::Quantization;
 pub use sampling::{SamplingField, SamplingSettings};
-pub use worker::{spawn, spawn_backend, start, Backend, Cancel, ChatEnd, EngineChoice, EngineEnv, EngineHandle, Sink};
+pub use worker::{spawn, spawn_backend, start, Backend, Cancel, ChatEnd, EngineEnv, EngineHandle, Sink};

@@ -6,15 +6,17 @@
 use std::io::{IsTerminal, Write};
 
 use crate::engine::{
-    self, ChatMessage, ChatRequest, EngineChoice, EngineCommand, EngineEvent, FinishReason, LoadProgress, LoadedModel,
-    SamplingSettings, Usage,
+    self, ChatMessage, ChatRequest, EngineCommand, EngineEnv, EngineEvent, FinishReason, LoadProgress, LoadedModel,
+    Place, SamplingSettings, Usage,
 };
 use crate::sanitize::StreamSanitizer;
 
 pub struct HeadlessRequest {
     /// An `EngineCommand::Load`.
     pub load: EngineCommand,
-    pub engine: EngineChoice,
+    /// Where local models come from, and where this one runs.
+    pub env: EngineEnv,
+    pub place: Place,
     pub system: Option<String>,
     pub prompt: String,
     pub sampling: SamplingSettings,
@@ -34,7 +36,7 @@ pub async fn run(request: HeadlessRequest) -> Result<Ended, String> {
     for caveat in request.sampling.caveats() {
         eprintln!("note: {caveat}");
     }
-    let (engine, mut events) = engine::start(request.engine.clone());
+    let (engine, mut events) = engine::start(request.env.clone(), request.place.clone());
     engine.send(request.load.clone());
     let loaded = wait_for_load(&mut events, chatty).await?;
 

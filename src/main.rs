@@ -8,8 +8,8 @@ use clap::Parser;
 
 use gemma_tui::cli::{Cli, Command};
 use gemma_tui::config::Config;
-use gemma_tui::engine::source::{HubEnv, SourceError};
-use gemma_tui::engine::{EngineChoice, EngineEnv, ModelSpec};
+use gemma_tui::engine::source::HubEnv;
+use gemma_tui::engine::{EngineEnv, Place};
 use gemma_tui::headless::{self, Ended, HeadlessRequest};
 use gemma_tui::paths::Paths;
 use gemma_tui::settings::SettingsPatch;
@@ -41,29 +41,20 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
     let defaults = config.settings();
     let settings = defaults.clone().patched(&flags);
     let hub = HubEnv::from_process();
-    let (model, engine) = match config.remote.choose(cli.remote.as_deref())? {
-        // A server names its models itself: `--model` (or the endpoint's `model`) is passed as
-        // it is (a preset as its repo id); without either the server's own model is used.
-        Some(mut remote) => {
-            if let Some(var) = &cli.api_key_env {
-                remote.api_key_env = Some(var.clone());
-            }
-            let wanted = cli.model.clone().or_else(|| remote.model.clone());
-            let spec = match wanted {
-                Some(name) => name.parse().unwrap_or(ModelSpec::Repo(name)),
-                None => ModelSpec::Dir("the server's model".into()),
-            };
-            (spec, EngineChoice::Remote(remote))
-        }
-        None => {
-            let spec: ModelSpec = settings.model.parse().map_err(|e: SourceError| e.to_string())?;
-            let env = EngineEnv {
-                hub: hub.clone(),
-                quant_cache: Some(paths.quant_cache()),
-            };
-            (spec, EngineChoice::Local(env))
-        }
+    let env = EngineEnv {
+        hub: hub.clone(),
+        quant_cache: Some(paths.quant_cache()),
     };
+    let key_env = cli.api_key_env.as_deref();
+    let mut settings = settings;
+    if let Place::Server(remote) = config.remote.place(settings.endpoint.as_deref(), key_env)? {
+        // A server names its models itself: `--model`, else the endpoint's `model`, else the
+        // server's own (a preset name is sent as its repo id).
+        settings.model = cli.model.clone().or_else(|| remote.model.clone()).unwrap_or_default();
+    }
+    let (place, model) = config
+        .remote
+        .model_at(&settings.model, settings.endpoint.as_deref(), key_env)?;
 
     let Some(prompt) = cli.prompt.as_deref() else {
         // Before the terminal is taken: an unknown --resume id fails here, changing nothing.
@@ -77,7 +68,10 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
             keys: config.keys,
             model,
             hub,
-            engine,
+            env,
+            place,
+            remote: config.remote.clone(),
+            api_key_env: cli.api_key_env.clone(),
             sessions,
         };
         gemma_tui::tui::run(start, paths)?;
@@ -97,7 +91,8 @@ fn run(mut cli: Cli, paths: &Paths) -> Result<ExitCode, String> {
     };
     let request = HeadlessRequest {
         load: settings.load_command(model),
-        engine,
+        env,
+        place,
         system: settings.system_prompt.clone(),
         prompt,
         sampling: settings.sampling.clone(),

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crossterm::event::KeyEvent;
 
-use crate::engine::{EngineEvent, ModelSpec};
+use crate::engine::{EngineEvent, ModelSpec, Place};
 use crate::settings::SettingsPatch;
 use crate::state::settings_pane::Survey;
 use crate::state::Viewport;
@@ -33,6 +33,9 @@ pub enum Msg {
     ModelChosen {
         name: String,
         spec: ModelSpec,
+        /// The endpoint it runs on as the user named it (`None`: here), and what that is.
+        endpoint: Option<String>,
+        place: Place,
     },
     /// Settings to use from now on (flags given with `--resume`, the settings pane); the
     /// system prompt and sampling are saved with the session.

@@ -16,8 +16,11 @@ pub const DEFAULT_MODEL: &str = "gemma-2-9b";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
-    /// A preset, a Hugging Face repo id or a folder, as the user wrote it.
+    /// A preset, a Hugging Face repo id or a folder, as the user wrote it; on a server, the
+    /// server's name for the model (blank: its own).
     pub model: String,
+    /// Where the model runs: `None` here, else a `[remote.endpoints]` name or a URL.
+    pub endpoint: Option<String>,
     pub device: DeviceChoice,
     pub quantization: Quantization,
     pub sampling: SamplingSettings,
@@ -47,6 +50,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             model: DEFAULT_MODEL.into(),
+            endpoint: None,
             device: DeviceChoice::Auto,
             quantization: Quantization::None,
             sampling: SamplingSettings::default(),
@@ -60,6 +64,8 @@ impl Default for Settings {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SettingsPatch {
     pub model: Option<String>,
+    /// `Some(None)`: here; `Some(Some(name or URL))`: on that server.
+    pub endpoint: Option<Option<String>>,
     pub device: Option<DeviceChoice>,
     pub quantization: Option<Quantization>,
     /// A blank prompt clears the system prompt.
@@ -89,6 +95,9 @@ impl Settings {
     pub fn apply(&mut self, patch: &SettingsPatch) {
         if let Some(model) = &patch.model {
             self.model = model.clone();
+        }
+        if let Some(endpoint) = &patch.endpoint {
+            self.endpoint = endpoint.clone().filter(|e| !e.trim().is_empty());
         }
         if let Some(device) = patch.device {
             self.device = device;
@@ -128,6 +137,7 @@ impl From<&Cli> for SettingsPatch {
     fn from(cli: &Cli) -> Self {
         Self {
             model: cli.model.clone(),
+            endpoint: cli.remote.clone().map(Some),
             device: cli.device,
             quantization: cli.quantize,
             system_prompt: cli.system.clone(),

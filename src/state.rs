@@ -8,7 +8,7 @@ pub mod settings_pane;
 pub mod status;
 pub mod transcript;
 
-use crate::engine::{DeviceChoice, GenId, ModelSpec, Quantization};
+use crate::engine::{DeviceChoice, GenId, ModelSpec, Place, Quantization};
 use crate::keymap::{Action, Keymap};
 use crate::settings::Settings;
 
@@ -72,11 +72,28 @@ pub enum Overlay {
 /// A model load as asked: what to offer back when a later load fails.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadChoice {
-    /// As the user wrote it (preset, repo id or folder).
+    /// As the user wrote it (preset, repo id or folder; a server's name for it).
     pub name: String,
     pub spec: ModelSpec,
+    /// Where it runs, as the user named it (`None`: here), and what that resolved to.
+    pub endpoint: Option<String>,
+    pub place: Place,
     pub device: DeviceChoice,
     pub quantization: Quantization,
+}
+
+impl LoadChoice {
+    /// `spec` at `place`, with the device and quantization of `settings`.
+    pub fn new(name: String, spec: ModelSpec, endpoint: Option<String>, place: Place, settings: &Settings) -> Self {
+        Self {
+            name,
+            spec,
+            endpoint,
+            place,
+            device: settings.device,
+            quantization: settings.quantization,
+        }
+    }
 }
 
 /// A second press is needed to quit.

@@ -12,9 +12,10 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::app::{self, App, Io};
 use crate::clipboard::Clipboard;
+use crate::config::RemoteSection;
 use crate::effect::StoreRequest;
 use crate::engine::source::HubEnv;
-use crate::engine::{self, EngineCommand, EngineHandle, ModelSpec};
+use crate::engine::{self, EngineCommand, EngineEnv, EngineHandle, ModelSpec, Place};
 use crate::keymap::{KeyOverrides, Keymap};
 use crate::msg::{Msg, StoreMsg};
 use crate::paths::Paths;
@@ -48,8 +49,12 @@ pub struct Start {
     pub keys: KeyOverrides,
     pub model: ModelSpec,
     pub hub: HubEnv,
-    /// The backend the worker drives.
-    pub engine: engine::EngineChoice,
+    /// Where local models come from, and where the first one runs.
+    pub env: EngineEnv,
+    pub place: Place,
+    /// The config's endpoints (the settings pane offers them) and `--api-key-env`.
+    pub remote: RemoteSection,
+    pub api_key_env: Option<String>,
     pub sessions: SessionsStart,
 }
 
@@ -73,18 +78,22 @@ async fn chat(start: Start, keymap: Keymap, paths: &Paths) -> Result<(), String>
         flags,
         model,
         hub,
-        engine: choice,
+        env,
+        place,
+        remote,
+        api_key_env,
         sessions,
         ..
     } = start;
-    let (engine, mut engine_events) = engine::start(choice);
+    let (engine, mut engine_events) = engine::start(env, place.clone());
     engine.send(settings.load_command(model.clone()));
-    let first_load = LoadChoice {
-        name: settings.model.clone(),
-        spec: model.clone(),
-        device: settings.device,
-        quantization: settings.quantization,
-    };
+    let first_load = LoadChoice::new(
+        settings.model.clone(),
+        model.clone(),
+        settings.endpoint.clone(),
+        place,
+        &settings,
+    );
     // Syntaxes and themes take a moment to load: do it now, off the first frame's path.
     std::thread::spawn(crate::markdown::warm_up);
     let mut state = AppState::new(model.display_name(), keymap, settings);
@@ -113,6 +122,8 @@ async fn chat(start: Start, keymap: Keymap, paths: &Paths) -> Result<(), String>
             hub,
             config_file,
             recent_file: paths.state_dir.join("recent-models"),
+            remote,
+            api_key_env,
         },
     );
     if let Some(session) = sessions.resume {
@@ -182,6 +193,8 @@ struct TerminalIo {
     hub: HubEnv,
     config_file: PathBuf,
     recent_file: PathBuf,
+    remote: RemoteSection,
+    api_key_env: Option<String>,
 }
 
 impl Io for TerminalIo {
@@ -201,6 +214,9 @@ impl Io for TerminalIo {
         if let Err(e) = terminal::suspend(mouse) {
             tracing::warn!("suspend failed: {e}");
         }
+    }
+    fn parse_model(&self, name: &str, endpoint: Option<&str>) -> Result<(Place, ModelSpec), String> {
+        self.remote.model_at(name, endpoint, self.api_key_env.as_deref())
     }
     fn survey(&mut self) -> Survey {
         crate::model_survey::survey(&self.hub, &self.recent_file)

@@ -17,7 +17,7 @@ mod tests;
 
 use crate::effect::Effect;
 use crate::msg::Msg;
-use crate::state::{AppState, QuitArm};
+use crate::state::{AppState, LoadChoice, QuitArm};
 
 pub use chat::MODEL_COMMAND;
 pub use keys::human_bytes;
@@ -47,7 +47,12 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             scroll::on_drawn(state, viewport);
             Vec::new()
         }
-        Msg::ModelChosen { name, spec } => settings::load_model(state, name, spec),
+        Msg::ModelChosen {
+            name,
+            spec,
+            endpoint,
+            place,
+        } => settings::load_model(state, LoadChoice::new(name, spec, endpoint, place, &state.settings)),
         Msg::ApplySettings(patch) => settings::apply(state, &patch),
         Msg::Surveyed(survey) => {
             settings_pane::on_survey(state, survey);

@@ -246,3 +246,68 @@ async fn a_server_that_demands_a_key_gets_it_from_the_named_variable() {
     assert!(ok, "{stderr}");
     assert!(!stdout.trim().is_empty());
 }
+
+/// Waits for the load's outcome: the model announced last, and the error before it if any.
+async fn load_outcome(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
+) -> (Option<String>, gemma_tui::engine::LoadedModel) {
+    let mut error = None;
+    loop {
+        match harness::next_event(events).await {
+            EngineEvent::Error { message, .. } => error = Some(message),
+            EngineEvent::Loaded(info) => return (error, info),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_worker_moves_between_this_machine_and_a_server_and_keeps_its_model_when_a_move_fails() {
+    use gemma_tui::engine::{EngineEnv, Place};
+    let dir = harness::fixture_copy("moves");
+    let server = MistralServer::start(&dir, Options::default()).await;
+    let env = EngineEnv::default();
+    let (handle, mut events) = gemma_tui::engine::start(env, Place::Here);
+    let here = || harness::load_on_cpu(dir.clone());
+    handle.send(here());
+    let (error, info) = load_outcome(&mut events).await;
+    assert_eq!((error, info.device.as_str()), (None, "cpu"));
+    let mut engine = Engine::new(handle, events, info);
+
+    let box_at = |url: &str| Place::Server(RemoteConfig::new("tiny-box", url));
+    engine.handle.send(EngineCommand::Place(box_at(&server.url)));
+    engine.handle.send(EngineCommand::Load {
+        spec: ModelSpec::Served(None),
+        device: DeviceChoice::Auto,
+        quantization: Quantization::None,
+    });
+    let (error, info) = load_outcome(&mut engine.events).await;
+    assert_eq!(error, None);
+    assert_eq!(info.name, server.model);
+    assert!(info.device.starts_with("127.0.0.1:"), "{}", info.device);
+    let answer = engine.ask(None, vec![ChatMessage::user("Hi")], greedy(1.0, 4)).await;
+    assert_eq!(answer.error, None);
+
+    // A server that is not there: said, and the server that was answering keeps answering.
+    engine.handle.send(EngineCommand::Place(box_at("http://127.0.0.1:9")));
+    engine.handle.send(EngineCommand::Load {
+        spec: ModelSpec::Served(None),
+        device: DeviceChoice::Auto,
+        quantization: Quantization::None,
+    });
+    let (error, info) = load_outcome(&mut engine.events).await;
+    assert!(error.is_some_and(|e| e.contains("127.0.0.1:9")));
+    assert!(
+        info.device.starts_with("127.0.0.1:") && info.device != "127.0.0.1:9",
+        "{}",
+        info.device
+    );
+    let answer = engine.ask(None, vec![ChatMessage::user("Hi")], greedy(1.0, 4)).await;
+    assert_eq!(answer.error, None, "still answered by the server");
+
+    // And back to this machine.
+    engine.handle.send(EngineCommand::Place(Place::Here));
+    engine.handle.send(here());
+    let (error, info) = load_outcome(&mut engine.events).await;
+    assert_eq!((error, info.device.as_str()), (None, "cpu"));
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::remote::{RemoteConfig, ServerKind};
+use crate::engine::{ModelSpec, Place};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -61,9 +62,44 @@ impl RemoteSection {
             self.endpoint(name)?;
         }
         match &self.use_endpoint {
-            Some(name) if !self.endpoints.contains_key(name) => Err(self.unknown(name)),
+            Some(name) if !self.endpoints.contains_key(name) && !name.contains("://") => Err(self.unknown(name)),
             _ => Ok(()),
         }
+    }
+
+    /// Where `endpoint` (a configured name or a URL; `None`: here) runs the model, with the
+    /// key's variable overridden by `--api-key-env` when given.
+    pub fn place(&self, endpoint: Option<&str>, api_key_env: Option<&str>) -> Result<Place, String> {
+        let Some(name) = endpoint else {
+            return Ok(Place::Here);
+        };
+        let mut config = self.choose(Some(name))?.ok_or_else(|| self.unknown(name))?;
+        if let Some(var) = api_key_env {
+            config.api_key_env = Some(var.to_string());
+        }
+        Ok(Place::Server(config))
+    }
+
+    /// What the model `name` is on `endpoint` (`None`: here), and where that runs.
+    pub fn model_at(
+        &self,
+        name: &str,
+        endpoint: Option<&str>,
+        api_key_env: Option<&str>,
+    ) -> Result<(Place, ModelSpec), String> {
+        let place = self.place(endpoint, api_key_env)?;
+        let spec = match place {
+            Place::Server(_) => ModelSpec::served(name),
+            Place::Here => name
+                .parse()
+                .map_err(|e: crate::engine::source::SourceError| e.to_string())?,
+        };
+        Ok((place, spec))
+    }
+
+    /// The configured endpoint names, for the settings pane.
+    pub fn names(&self) -> Vec<String> {
+        self.endpoints.keys().cloned().collect()
     }
 
     /// The endpoint to chat through: `flag` (a configured name, or a URL) over `use`; `None`:

@@ -19,6 +19,7 @@ fn entries(s: &Settings) -> Vec<(&'static str, &'static str, Option<toml_edit::V
         ("model", "name", Some(s.model.clone().into())),
         ("model", "device", Some(s.device.to_string().into())),
         ("model", "quantize", Some(s.quantization.config_name().into())),
+        ("remote", "use", s.endpoint.clone().map(Into::into)),
     ];
     for field in SamplingField::all() {
         let v = s.sampling.get(field);
@@ -62,7 +63,12 @@ pub fn save_defaults(file: &Path, settings: &Settings) -> Result<String, String>
         .parse()
         .map_err(|e| format!("{shown} has an error, fix it first: {e}"))?;
     let before = entries(&current);
-    for ((table, key, new), (_, _, old)) in entries(settings).into_iter().zip(before) {
+    // A server's model name is not a model for this machine: `[model] name` stays as it is.
+    let mut settings = settings.clone();
+    if settings.endpoint.is_some() {
+        settings.model = current.model.clone();
+    }
+    for ((table, key, new), (_, _, old)) in entries(&settings).into_iter().zip(before) {
         if new.as_ref().map(ToString::to_string) == old.as_ref().map(ToString::to_string) {
             continue;
         }

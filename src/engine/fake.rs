@@ -49,6 +49,20 @@ impl Backend for FakeBackend {
         }));
     }
 
+    fn loaded(&self) -> Option<LoadedModel> {
+        self.loaded.then(|| LoadedModel {
+            name: "fake".into(),
+            dir: None,
+            family: ModelFamily::Gemma2,
+            usable_context: self.usable_context,
+            dtype: "fake".into(),
+            device: "fake".into(),
+            quantization: None,
+            from_cache: false,
+            ignored_settings: Vec::new(),
+        })
+    }
+
     fn unload(&mut self, sink: &Sink) {
         self.loaded = false;
         sink.emit(EngineEvent::Unloaded);

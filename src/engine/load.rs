@@ -198,6 +198,9 @@ async fn resolve(
             Some(dir) => Ok(dir),
             None => Ok(source::download(repo, hub, progress).await?),
         },
+        ModelSpec::Served(name) => Err(LoadError::Source(SourceError::ServedName(
+            name.clone().unwrap_or_else(|| "the server's model".into()),
+        ))),
     }
 }
 

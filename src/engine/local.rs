@@ -19,7 +19,7 @@ use super::detok::StreamDecoder;
 use super::load::{self, uses_gemma2_rules, LoadRequest, LoadedEngine};
 use super::observer::{Observed, ObserverConfig, Penalties, TokenObserver};
 use super::prompt::{self, ChatMessage, FittedPrompt, PromptError, Role};
-use super::protocol::{ChatRequest, EngineEvent, FinishReason, LoadProgress, TokenTranscript};
+use super::protocol::{ChatRequest, EngineEvent, FinishReason, LoadProgress, LoadedModel, TokenTranscript};
 use super::source::HubEnv;
 use super::token_clock::TokenClock;
 use super::worker::{Backend, Cancel, ChatEnd, Sink};
@@ -50,6 +50,10 @@ impl Backend for LocalBackend {
     fn unload(&mut self, sink: &Sink) {
         self.loaded = None;
         sink.emit(EngineEvent::Unloaded);
+    }
+
+    fn loaded(&self) -> Option<LoadedModel> {
+        self.loaded.as_ref().map(|engine| engine.info.clone())
     }
 
     async fn chat(&mut self, request: ChatRequest, cancel: Cancel, sink: &Sink) -> ChatEnd {

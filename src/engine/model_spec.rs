@@ -20,6 +20,9 @@ pub enum ModelSpec {
     /// A Hugging Face repo id (presets resolve to one).
     Repo(String),
     Dir(PathBuf),
+    /// A model as a remote server names it (llama.cpp's file name, mistral.rs's path on the
+    /// server); `None`: the server's own (its only or first) model. Only a server loads these.
+    Served(Option<String>),
 }
 
 impl ModelSpec {
@@ -33,6 +36,19 @@ impl ModelSpec {
             Self::Dir(dir) => dir
                 .file_name()
                 .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            Self::Served(Some(name)) => name.clone(),
+            Self::Served(None) => "the server's model".into(),
+        }
+    }
+
+    /// `name` as a server takes it: a preset as its repo id (what `mistralrs serve` and vLLM
+    /// call it), anything else as written; blank means the server's own model.
+    pub fn served(name: &str) -> Self {
+        let name = name.trim();
+        match PRESETS.iter().find(|(preset, repo)| name == *preset || name == *repo) {
+            Some((_, repo)) => Self::Repo(repo.to_string()),
+            None if name.is_empty() => Self::Served(None),
+            None => Self::Served(Some(name.to_string())),
         }
     }
 }

@@ -29,6 +29,19 @@ pub enum EngineCommand {
         gen_id: GenId,
     },
     Unload,
+    /// Where the next `Load` runs: here, or on a server. Takes effect at that load, and only
+    /// if it succeeds: a server that cannot be reached leaves the model that was answering.
+    Place(Place),
+}
+
+/// Where the model runs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Place {
+    /// mistral.rs on this machine.
+    #[default]
+    Here,
+    /// An OpenAI-compatible server.
+    Server(super::remote::RemoteConfig),
 }
 
 #[derive(Debug, Clone)]

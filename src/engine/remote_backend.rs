@@ -29,6 +29,11 @@ impl RemoteBackend {
     pub fn new(config: RemoteConfig) -> Self {
         Self { config, client: None }
     }
+
+    /// The endpoint this backend talks to.
+    pub fn config(&self) -> &RemoteConfig {
+        &self.config
+    }
 }
 
 /// The model name to ask the server for: what the user wrote (a preset maps to its repo id,
@@ -36,6 +41,7 @@ impl RemoteBackend {
 fn served_name(spec: &ModelSpec) -> Option<String> {
     match spec {
         ModelSpec::Repo(repo) => Some(repo.clone()),
+        ModelSpec::Served(name) => name.clone(),
         ModelSpec::Dir(_) => None,
     }
 }
@@ -89,6 +95,10 @@ impl Backend for RemoteBackend {
                 }
             }
         }
+    }
+
+    fn loaded(&self) -> Option<LoadedModel> {
+        self.client.as_ref().map(|(_, info)| info.clone())
     }
 
     fn unload(&mut self, sink: &Sink) {

@@ -20,6 +20,10 @@ const HUB_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum SourceError {
     #[error("unknown model `{0}`: use gemma-2-2b, gemma-2-9b, gemma-2-27b, a Hugging Face repo id (owner/name) or a model folder")]
     UnknownModel(String),
+    #[error(
+        "`{0}` is a model on a server: choose the server in the settings pane's Runs on row (or start with --remote)"
+    )]
+    ServedName(String),
     #[error("model folder {0} does not exist")]
     NoSuchFolder(PathBuf),
     #[error(

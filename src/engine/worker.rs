@@ -15,7 +15,9 @@ use tokio::sync::Notify;
 
 use super::load::LoadRequest;
 use super::local::LocalBackend;
-use super::protocol::{ChatRequest, EngineCommand, EngineEvent, FinishReason, GenId, TokenTranscript, Usage};
+use super::protocol::{
+    ChatRequest, EngineCommand, EngineEvent, FinishReason, GenId, LoadedModel, Place, TokenTranscript, Usage,
+};
 use super::source::HubEnv;
 
 /// Sends commands to the worker. Cheap to clone.
@@ -98,6 +100,16 @@ pub trait Backend: Send + 'static {
     /// Answers `request`, reporting `PromptReady` and the tokens through `sink`, and returns
     /// how it ended; it stops soon after `cancel` fires. The worker reports the end.
     fn chat(&mut self, request: ChatRequest, cancel: Cancel, sink: &Sink) -> impl Future<Output = ChatEnd> + Send;
+    /// What is loaded now, if anything.
+    fn loaded(&self) -> Option<LoadedModel>;
+    /// Where the next load runs. A backend that runs in one place only says it cannot move.
+    fn place(&mut self, place: Place, sink: &Sink) {
+        let _ = place;
+        sink.emit(EngineEvent::Error {
+            gen_id: None,
+            message: "this engine runs in one place only".into(),
+        });
+    }
 }
 
 /// Starts the worker for mistral.rs on this machine; each `Load` says what to load and how.
@@ -106,19 +118,10 @@ pub fn spawn(env: impl Into<EngineEnv>) -> (EngineHandle, UnboundedReceiver<Engi
     spawn_backend(LocalBackend::new(hub, quant_cache))
 }
 
-/// Which backend the worker drives: mistral.rs here, or an OpenAI-compatible server.
-#[derive(Debug, Clone)]
-pub enum EngineChoice {
-    Local(EngineEnv),
-    Remote(super::remote::RemoteConfig),
-}
-
-/// Starts the worker for `choice`.
-pub fn start(choice: EngineChoice) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
-    match choice {
-        EngineChoice::Local(env) => spawn(env),
-        EngineChoice::Remote(config) => spawn_backend(super::remote_backend::RemoteBackend::new(config)),
-    }
+/// Starts the app's worker: it runs models here (with `env`) or on a server, starting at
+/// `place`; `EngineCommand::Place` moves it.
+pub fn start(env: EngineEnv, place: Place) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
+    spawn_backend(super::placed::PlacedBackend::new(env, place))
 }
 
 /// Starts the worker on the current tokio runtime for any backend.
@@ -169,6 +172,7 @@ impl<B: Backend> Worker<B> {
                 EngineCommand::Chat(request) => self.chat(request).await,
                 EngineCommand::Cancel { .. } => {} // nothing is running
                 EngineCommand::Unload => self.backend.unload(&self.sink),
+                EngineCommand::Place(place) => self.backend.place(place, &self.sink),
             }
         }
     }

@@ -56,7 +56,10 @@ fn load_command(state: &mut AppState, name: String) -> Vec<Effect> {
         return Vec::new();
     }
     state.input.take();
-    vec![Effect::LoadModel(name)]
+    vec![Effect::LoadModel {
+        name,
+        endpoint: state.settings.endpoint.clone(),
+    }]
 }
 
 /// Asks the engine to answer the transcript as it stands (ending with a user turn).

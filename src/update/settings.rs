@@ -3,24 +3,27 @@
 //! the session; a change of model, device or quantization is a load.
 
 use crate::effect::{Effect, StoreRequest};
-use crate::engine::ModelSpec;
+use crate::engine::EngineCommand;
 use crate::settings::SettingsPatch;
 use crate::state::{AppState, LoadChoice};
 use crate::store::WriteOp;
 
 use super::save::sampling_record;
 
-/// Loads `spec` (which the user called `name`) with the current device and quantization.
-pub(super) fn load_model(state: &mut AppState, name: String, spec: ModelSpec) -> Vec<Effect> {
-    state.notice = Some(format!("loading {}…", spec.display_name()));
-    state.pending_load = Some(LoadChoice {
-        name: name.clone(),
-        spec: spec.clone(),
-        device: state.settings.device,
-        quantization: state.settings.quantization,
-    });
-    state.settings.model = name;
-    vec![Effect::Engine(state.settings.load_command(spec))]
+/// Loads `choice`: where it runs first (the worker moves only if the load succeeds), then the
+/// model with its device and quantization.
+pub(super) fn load_model(state: &mut AppState, choice: LoadChoice) -> Vec<Effect> {
+    state.notice = Some(format!("loading {}…", choice.spec.display_name()));
+    state.settings.model = choice.name.clone();
+    state.settings.endpoint = choice.endpoint.clone();
+    state.settings.device = choice.device;
+    state.settings.quantization = choice.quantization;
+    let effects = vec![
+        Effect::Engine(EngineCommand::Place(choice.place.clone())),
+        Effect::Engine(state.settings.load_command(choice.spec.clone())),
+    ];
+    state.pending_load = Some(choice);
+    effects
 }
 
 /// Loads the last model that worked again (after a load that failed), as it was loaded.
@@ -32,9 +35,7 @@ pub(super) fn load_previous(state: &mut AppState) -> Vec<Effect> {
         state.notice = Some("no earlier model to load back".into());
         return Vec::new();
     };
-    state.settings.device = previous.device;
-    state.settings.quantization = previous.quantization;
-    load_model(state, previous.name, previous.spec)
+    load_model(state, previous)
 }
 
 /// Uses `patch` from now on. What it changes of the system prompt and sampling is written to

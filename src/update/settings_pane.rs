@@ -290,7 +290,10 @@ fn apply(state: &mut AppState, scope: Scope, forced: bool) -> Vec<Effect> {
     if loads {
         state.settings.device = draft.device;
         state.settings.quantization = draft.quantization;
-        effects.push(Effect::LoadModel(draft.model.clone()));
+        effects.push(Effect::LoadModel {
+            name: draft.model.clone(),
+            endpoint: draft.endpoint.clone(),
+        });
     }
     if scope == Scope::Default {
         state.defaults = draft.clone();

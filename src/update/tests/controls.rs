@@ -184,7 +184,7 @@ fn the_model_command_asks_for_a_load() {
     let mut s = fresh();
     typed(&mut s, "/model gemma-2-2b");
     let effects = update(&mut s, key(KeyCode::Enter));
-    assert!(matches!(&effects[..], [Effect::LoadModel(name)] if name == "gemma-2-2b"));
+    assert!(matches!(&effects[..], [Effect::LoadModel { name, .. }] if name == "gemma-2-2b"));
     assert!(s.transcript.is_empty());
 
     // The driver found it: the load carries the settings' device and quantization.
@@ -195,10 +195,12 @@ fn the_model_command_asks_for_a_load() {
         Msg::ModelChosen {
             name: "gemma-2-2b".into(),
             spec: spec.clone(),
+            endpoint: None,
+            place: crate::engine::Place::Here,
         },
     );
     assert!(
-        matches!(&effects[..], [Effect::Engine(crate::engine::EngineCommand::Load { spec: loaded, device: crate::engine::DeviceChoice::Auto, quantization: crate::engine::Quantization::Q6K })] if *loaded == spec),
+        matches!(&effects[..], [Effect::Engine(crate::engine::EngineCommand::Place(crate::engine::Place::Here)), Effect::Engine(crate::engine::EngineCommand::Load { spec: loaded, device: crate::engine::DeviceChoice::Auto, quantization: crate::engine::Quantization::Q6K })] if *loaded == spec),
         "{effects:?}"
     );
     assert_eq!(s.settings.model, "gemma-2-2b");

@@ -176,7 +176,7 @@ fn applying_sampling_changes_the_next_answer_without_a_load_and_saves_it_with_th
     assert!(
         !effects
             .iter()
-            .any(|e| matches!(e, Effect::LoadModel(_) | Effect::Engine(_))),
+            .any(|e| matches!(e, Effect::LoadModel { .. } | Effect::Engine(_))),
         "{effects:?}"
     );
     assert!(effects
@@ -202,7 +202,7 @@ fn a_quantization_change_is_a_load_with_the_new_settings() {
     assert_eq!(s.settings_pane().unwrap().draft.quantization, Quantization::Q8_0);
     let effects = update(&mut s, key(KeyCode::Char('a')));
     assert!(
-        matches!(&effects[..], [Effect::LoadModel(name)] if name == "gemma-2-9b"),
+        matches!(&effects[..], [Effect::LoadModel { name, .. }] if name == "gemma-2-9b"),
         "{effects:?}"
     );
     assert_eq!(s.settings.quantization, Quantization::Q8_0);
@@ -211,15 +211,20 @@ fn a_quantization_change_is_a_load_with_the_new_settings() {
         Msg::ModelChosen {
             name: "gemma-2-9b".into(),
             spec: ModelSpec::Repo("google/gemma-2-9b-it".into()),
+            endpoint: None,
+            place: crate::engine::Place::Here,
         },
     );
     assert!(matches!(
         &effects[..],
-        [Effect::Engine(EngineCommand::Load {
-            quantization: Quantization::Q8_0,
-            device: DeviceChoice::Auto,
-            ..
-        })]
+        [
+            Effect::Engine(EngineCommand::Place(_)),
+            Effect::Engine(EngineCommand::Load {
+                quantization: Quantization::Q8_0,
+                device: DeviceChoice::Auto,
+                ..
+            })
+        ]
     ));
 }
 
@@ -229,7 +234,7 @@ fn a_load_that_will_not_fit_asks_first_and_offers_the_quantization_that_would() 
     let mut s = opened(16, SettingsRow::Model);
     let effects = update(&mut s, key(KeyCode::Char('a')));
     assert!(
-        !effects.iter().any(|e| matches!(e, Effect::LoadModel(_))),
+        !effects.iter().any(|e| matches!(e, Effect::LoadModel { .. })),
         "same model, no load: {effects:?}"
     );
     let mut s = opened(16, SettingsRow::Model);
@@ -252,7 +257,7 @@ fn a_load_that_will_not_fit_asks_first_and_offers_the_quantization_that_would() 
         "the largest that fits (Q8_0 needs ~16.6 GiB)"
     );
     let effects = update(&mut s, key(KeyCode::Char('q')));
-    assert!(matches!(&effects[..], [Effect::LoadModel(_)]), "{effects:?}");
+    assert!(matches!(&effects[..], [Effect::LoadModel { .. }]), "{effects:?}");
     assert_eq!(s.settings.quantization, Quantization::Q6K);
 }
 
@@ -353,6 +358,8 @@ fn a_failed_load_keeps_the_loaded_model_or_offers_the_previous_back_with_one_key
     s.pending_load = Some(LoadChoice {
         name: "gemma-2-9b".into(),
         spec: ModelSpec::Repo("google/gemma-2-9b-it".into()),
+        endpoint: None,
+        place: crate::engine::Place::Here,
         device: DeviceChoice::Cpu,
         quantization: Quantization::Q4K,
     });
@@ -363,6 +370,8 @@ fn a_failed_load_keeps_the_loaded_model_or_offers_the_previous_back_with_one_key
         Msg::ModelChosen {
             name: "/tmp/x".into(),
             spec: ModelSpec::Dir("/tmp/x".into()),
+            endpoint: None,
+            place: crate::engine::Place::Here,
         },
     );
     engine(
@@ -386,6 +395,8 @@ fn a_failed_load_keeps_the_loaded_model_or_offers_the_previous_back_with_one_key
         Msg::ModelChosen {
             name: "/tmp/y".into(),
             spec: ModelSpec::Dir("/tmp/y".into()),
+            endpoint: None,
+            place: crate::engine::Place::Here,
         },
     );
     engine(&mut s, EngineEvent::Unloaded);
@@ -400,7 +411,7 @@ fn a_failed_load_keeps_the_loaded_model_or_offers_the_previous_back_with_one_key
     assert!(banner.contains("F5") && banner.contains("gemma-2-9b"), "{banner}");
     let effects = update(&mut s, Msg::Key(KeyEvent::new(KeyCode::F(5), KeyModifiers::NONE)));
     assert!(
-        matches!(&effects[..], [Effect::Engine(EngineCommand::Load { spec: ModelSpec::Repo(r), device: DeviceChoice::Cpu, quantization: Quantization::Q4K })] if r == "google/gemma-2-9b-it"),
+        matches!(&effects[..], [Effect::Engine(EngineCommand::Place(_)), Effect::Engine(EngineCommand::Load { spec: ModelSpec::Repo(r), device: DeviceChoice::Cpu, quantization: Quantization::Q4K })] if r == "google/gemma-2-9b-it"),
         "{effects:?}"
     );
     assert!(matches!(s.overlay, None | Some(Overlay::Help { .. })));
