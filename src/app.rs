@@ -43,6 +43,14 @@ pub trait Io {
     fn parse_model(&self, name: &str, endpoint: Option<&str>) -> Result<(Place, ModelSpec), String> {
         crate::config::RemoteSection::default().model_at(name, endpoint, None)
     }
+    /// Starts connecting to `endpoint`; the answer comes as `Msg::EndpointTested`, now (the
+    /// returned message) or later through the driver's inbox.
+    fn test_endpoint(&mut self, endpoint: String) -> Option<Msg> {
+        Some(Msg::EndpointTested {
+            endpoint,
+            outcome: Err("this window cannot reach servers".into()),
+        })
+    }
     /// What the settings pane offers: models (presets with their cache state, recent ones),
     /// free memory, GPUs. The default knows the presets and nothing of this machine.
     fn survey(&mut self) -> Survey {
@@ -142,6 +150,7 @@ impl<I: Io> App<I> {
                 });
             }
             Effect::Survey => return Some(Msg::Surveyed(self.io.survey())),
+            Effect::TestEndpoint(endpoint) => return self.io.test_endpoint(endpoint),
             Effect::SaveDefaults(settings) => {
                 return Some(match self.io.save_defaults(&settings) {
                     Ok(file) => Msg::Notice(format!("applied, and saved as the defaults in {file}")),

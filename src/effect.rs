@@ -25,6 +25,9 @@ pub enum Effect {
     /// Find out for the settings pane which models are on disk, how much memory is free and
     /// which GPUs there are; the answer comes back as `Msg::Surveyed`.
     Survey,
+    /// Connect to this endpoint for the settings pane and list its models; the answer comes
+    /// back as `Msg::EndpointTested`.
+    TestEndpoint(String),
     /// Write these settings to config.toml as the defaults (keeping the file's comments).
     SaveDefaults(Box<Settings>),
     /// Stop the process (Ctrl+Z); the driver restores the terminal and redraws on resume.

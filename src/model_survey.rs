@@ -62,6 +62,7 @@ pub fn survey(hub: &HubEnv, recent_file: &Path) -> Survey {
         models,
         free_memory: memory::free_ram_bytes(),
         gpus: crate::engine::device::cuda_devices(),
+        endpoints: Vec::new(),
     }
 }
 

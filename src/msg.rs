@@ -7,7 +7,7 @@ use crossterm::event::KeyEvent;
 
 use crate::engine::{EngineEvent, ModelSpec, Place};
 use crate::settings::SettingsPatch;
-use crate::state::settings_pane::Survey;
+use crate::state::settings_pane::{EndpointReport, Survey};
 use crate::state::Viewport;
 use crate::store::{SearchHit, Session, SessionSummary, StoreEvent};
 
@@ -42,6 +42,11 @@ pub enum Msg {
     ApplySettings(SettingsPatch),
     /// What the driver found for the settings pane: models on disk, free memory, GPUs.
     Surveyed(Survey),
+    /// What connecting to `endpoint` (for the settings pane) found.
+    EndpointTested {
+        endpoint: String,
+        outcome: Result<EndpointReport, String>,
+    },
     /// A note from the driver (clipboard result, a model name that did not parse).
     Notice(String),
     /// An error from the driver, shown in the banner.

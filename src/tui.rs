@@ -109,6 +109,7 @@ async fn chat(start: Start, keymap: Keymap, paths: &Paths) -> Result<(), String>
     let mut screen =
         Terminal::new(CrosstermBackend::new(io::stdout())).map_err(|e| format!("cannot use the terminal: {e}"))?;
     let (tx, mut msgs) = unbounded_channel();
+    let inbox = tx.clone();
     forward_terminal_events(tx.clone());
     let store = start_store(&mut state, sessions.store, &tx);
     forward_signals(tx).map_err(|e| format!("cannot watch for signals: {e}"))?;
@@ -124,6 +125,7 @@ async fn chat(start: Start, keymap: Keymap, paths: &Paths) -> Result<(), String>
             recent_file: paths.state_dir.join("recent-models"),
             remote,
             api_key_env,
+            inbox: inbox.clone(),
         },
     );
     if let Some(session) = sessions.resume {
@@ -195,6 +197,8 @@ struct TerminalIo {
     recent_file: PathBuf,
     remote: RemoteSection,
     api_key_env: Option<String>,
+    /// The driver's inbox, for answers that come later (a connection test).
+    inbox: UnboundedSender<Msg>,
 }
 
 impl Io for TerminalIo {
@@ -219,7 +223,23 @@ impl Io for TerminalIo {
         self.remote.model_at(name, endpoint, self.api_key_env.as_deref())
     }
     fn survey(&mut self) -> Survey {
-        crate::model_survey::survey(&self.hub, &self.recent_file)
+        Survey {
+            endpoints: self.remote.names(),
+            ..crate::model_survey::survey(&self.hub, &self.recent_file)
+        }
+    }
+    fn test_endpoint(&mut self, endpoint: String) -> Option<Msg> {
+        let place = self.remote.place(Some(&endpoint), self.api_key_env.as_deref());
+        let inbox = self.inbox.clone();
+        tokio::spawn(async move {
+            let outcome = match place {
+                Ok(engine::Place::Server(config)) => crate::engine::remote::probe(config).await,
+                Ok(engine::Place::Here) => Err("this machine is not a server".into()),
+                Err(e) => Err(e),
+            };
+            let _ = inbox.send(Msg::EndpointTested { endpoint, outcome });
+        });
+        None
     }
     fn save_defaults(&mut self, settings: &Settings) -> Result<String, String> {
         crate::config::save_defaults(&self.config_file, settings)

@@ -58,6 +58,10 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             settings_pane::on_survey(state, survey);
             Vec::new()
         }
+        Msg::EndpointTested { endpoint, outcome } => {
+            settings_pane::on_endpoint_tested(state, endpoint, outcome);
+            Vec::new()
+        }
         Msg::Notice(text) => {
             state.notice = Some(text);
             Vec::new()

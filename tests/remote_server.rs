@@ -311,3 +311,20 @@ async fn the_app_worker_moves_between_this_machine_and_a_server_and_keeps_its_mo
     let (error, info) = load_outcome(&mut engine.events).await;
     assert_eq!((error, info.device.as_str()), (None, "cpu"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_panes_connection_test_lists_the_servers_models() {
+    let server = MistralServer::start(&harness::fixture_copy("probe"), Options::default()).await;
+    let mut config = RemoteConfig::new("tiny-box", server.url.clone());
+    config.model = Some("a model it does not have".into());
+    let report = gemma_tui::engine::remote::probe(config).await.unwrap();
+    assert_eq!(report.server, "mistral.rs");
+    assert_eq!(
+        report.models,
+        vec![server.model.clone()],
+        "without mistral.rs's `default` alias"
+    );
+    assert_eq!(format!("http://{}", report.at), server.url);
+    let refused = gemma_tui::engine::remote::probe(RemoteConfig::new("gone", "http://127.0.0.1:9")).await;
+    assert!(refused.unwrap_err().contains("gone"));
+}

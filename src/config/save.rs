@@ -176,6 +176,37 @@ mod tests {
     }
 
     #[test]
+    fn where_the_model_runs_is_saved_as_use_and_the_local_model_name_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        let table = "[model]\nname = \"gemma-2-2b\"\n\n[remote.endpoints.gpu-box]\nurl = \"http://gpu-box:8000\"\n";
+        std::fs::write(&file, table).unwrap();
+        let on_server = Settings {
+            model: "google/gemma-2-27b-it".into(),
+            endpoint: Some("gpu-box".into()),
+            ..Settings::default()
+        };
+        save_defaults(&file, &on_server).unwrap();
+        let config = Config::parse(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(config.remote.use_endpoint.as_deref(), Some("gpu-box"));
+        assert_eq!(
+            config.model.name, "gemma-2-2b",
+            "a server's model name is not a local model"
+        );
+        let here = Settings {
+            model: "gemma-2-2b".into(),
+            ..Settings::default()
+        };
+        save_defaults(&file, &here).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(Config::parse(&text).unwrap().remote.use_endpoint, None, "{text}");
+        assert!(
+            text.contains("[remote.endpoints.gpu-box]"),
+            "the endpoint is kept: {text}"
+        );
+    }
+
+    #[test]
     fn a_file_that_cannot_be_written_stays_as_it_was() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("config.toml");

@@ -155,6 +155,36 @@ impl Reply {
     }
 }
 
+/// What connecting to an endpoint found (the settings pane's connection test).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointReport {
+    /// The server kind, in words ("mistral.rs", "vLLM"...).
+    pub server: String,
+    /// Where it is (host:port).
+    pub at: String,
+    /// The model names it serves.
+    pub models: Vec<String>,
+    pub millis: u128,
+}
+
+/// Connects to `config`'s server and lists its models, whatever model `config` names.
+pub async fn probe(mut config: RemoteConfig) -> Result<EndpointReport, String> {
+    let started = std::time::Instant::now();
+    config.model = None;
+    let (client, info) = RemoteClient::connect(config).await.map_err(|e| e.to_string())?;
+    let mut models = client.models().await.map_err(|e| e.to_string())?;
+    // mistral.rs lists "default" beside its models: an alias, not a model.
+    if info.server == ServerKind::MistralRs {
+        models.retain(|m| m != "default");
+    }
+    Ok(EndpointReport {
+        server: info.server.label().to_string(),
+        at: info.endpoint,
+        models,
+        millis: started.elapsed().as_millis(),
+    })
+}
+
 impl RemoteClient {
     /// Lists the server's models, chooses one, detects the server kind (where `Auto`) and reads
     /// the context size where the server says it.

@@ -57,6 +57,7 @@ pub enum Action {
     Edit,
     Greedy,
     ResetField,
+    TestEndpoint,
     Apply,
     SaveDefault,
 }
@@ -194,6 +195,7 @@ pub const DEFAULTS: &[Binding] = &[
     row(Action::Edit, SettingsLayer, "edit", &["enter"], Section::SettingsPane, "type a value; the system prompt opens below"),
     row(Action::Greedy, SettingsLayer, "greedy", &["g"], Section::SettingsPane, "greedy recipe: temperature 0, penalty 1.05"),
     row(Action::ResetField, SettingsLayer, "reset", &["r"], Section::SettingsPane, "this setting back to its default"),
+    row(Action::TestEndpoint, SettingsLayer, "test_endpoint", &["t"], Section::SettingsPane, "connect to the Runs on server, list its models"),
     row(Action::Apply, SettingsLayer, "apply", &["a"], Section::SettingsPane, "apply to this session (a new model loads)"),
     row(Action::SaveDefault, SettingsLayer, "save_default", &["s"], Section::SettingsPane, "apply and save as the default in config.toml"),
     row(Action::Close, SettingsLayer, "close", &["esc", "ctrl-s", "f3"], Section::SettingsPane, "close without applying"),

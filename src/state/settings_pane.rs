@@ -9,6 +9,8 @@ use crate::settings::Settings;
 /// One line of the pane, top to bottom.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettingsRow {
+    /// This machine or a server.
+    RunsOn,
     Model,
     Quantization,
     Device,
@@ -22,7 +24,7 @@ pub enum SettingsRow {
 
 impl SettingsRow {
     pub fn all() -> Vec<Self> {
-        let mut rows = vec![Self::Model, Self::Quantization, Self::Device];
+        let mut rows = vec![Self::RunsOn, Self::Model, Self::Quantization, Self::Device];
         rows.extend(SamplingField::all().map(Self::Sampling));
         rows.extend([Self::Greedy, Self::SystemPrompt, Self::Markdown, Self::CodeTheme]);
         rows
@@ -30,6 +32,7 @@ impl SettingsRow {
 
     pub fn label(self) -> &'static str {
         match self {
+            Self::RunsOn => "Runs on",
             Self::Model => "Model",
             Self::Quantization => "Quantization",
             Self::Device => "Device",
@@ -44,6 +47,7 @@ impl SettingsRow {
     /// One line on what the row does, shown while it is selected.
     pub fn help(self) -> Option<&'static str> {
         Some(match self {
+            Self::RunsOn => "this machine, or a server ([remote] or a URL typed with Enter); t tests it",
             Self::Model => "a preset, a folder or a repo id used before; Enter types another",
             Self::Quantization => "quantize while loading (in-situ): smaller and, on a CPU, faster",
             Self::Device => "where the model runs; auto takes the GPU of a cuda/metal build",
@@ -57,7 +61,7 @@ impl SettingsRow {
 
     /// Whether changing it needs the model loaded again.
     pub fn needs_load(self) -> bool {
-        matches!(self, Self::Model | Self::Quantization | Self::Device)
+        matches!(self, Self::RunsOn | Self::Model | Self::Quantization | Self::Device)
     }
 }
 
@@ -81,7 +85,11 @@ pub struct Survey {
     pub free_memory: u64,
     /// CUDA devices this build can use (0 on a CPU build).
     pub gpus: usize,
+    /// The config's named endpoints (`[remote.endpoints]`).
+    pub endpoints: Vec<String>,
 }
+
+pub use crate::engine::remote::EndpointReport;
 
 /// Text being typed into a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +132,8 @@ pub struct SettingsPane {
     /// Why the last value was refused, or what applying did.
     pub message: Option<String>,
     pub confirm: Option<(Confirm, Scope)>,
+    /// The models the drafted endpoint serves, once a connection test listed them.
+    pub served_models: Vec<String>,
 }
 
 impl SettingsPane {
@@ -138,7 +148,19 @@ impl SettingsPane {
             editing_system: None,
             message: None,
             confirm: None,
+            served_models: Vec::new(),
         }
+    }
+
+    /// Where the model may run: this machine (`None`), each configured endpoint, and the
+    /// drafted one if it is a URL typed here.
+    pub fn places(&self) -> Vec<Option<String>> {
+        let mut all = vec![None];
+        all.extend(self.survey.iter().flat_map(|s| s.endpoints.iter().cloned().map(Some)));
+        if !all.contains(&self.draft.endpoint) {
+            all.push(self.draft.endpoint.clone());
+        }
+        all
     }
 
     pub fn row(&self) -> SettingsRow {
@@ -147,11 +169,17 @@ impl SettingsPane {
 
     /// The models to choose from: the survey's, with the draft's own first if it is not there.
     pub fn model_choices(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .survey
-            .iter()
-            .flat_map(|s| s.models.iter().map(|m| m.name.clone()))
-            .collect();
+        let mut names: Vec<String> = if self.draft.endpoint.is_some() {
+            // On a server: the server's own model, then what it lists.
+            std::iter::once(String::new())
+                .chain(self.served_models.iter().cloned())
+                .collect()
+        } else {
+            self.survey
+                .iter()
+                .flat_map(|s| s.models.iter().map(|m| m.name.clone()))
+                .collect()
+        };
         if !names.contains(&self.draft.model) {
             names.insert(0, self.draft.model.clone());
         }
@@ -215,6 +243,7 @@ impl SettingsPane {
     /// Whether the draft differs from `current` in what needs a load.
     pub fn needs_load(&self, current: &Settings) -> bool {
         self.draft.model != current.model
+            || self.draft.endpoint != current.endpoint
             || self.draft.device != current.device
             || self.draft.quantization != current.quantization
     }
@@ -223,6 +252,7 @@ impl SettingsPane {
     pub fn is_default(&self, row: SettingsRow) -> bool {
         let (d, g) = (&self.draft, &self.defaults);
         match row {
+            SettingsRow::RunsOn => d.endpoint == g.endpoint,
             SettingsRow::Model => d.model == g.model,
             SettingsRow::Quantization => d.quantization == g.quantization,
             SettingsRow::Device => d.device == g.device,

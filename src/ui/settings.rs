@@ -107,6 +107,11 @@ fn row_line(pane: &SettingsPane, row: SettingsRow, width: usize) -> Line<'static
 fn value_text(pane: &SettingsPane, row: SettingsRow) -> String {
     let d = &pane.draft;
     match row {
+        SettingsRow::RunsOn => match &d.endpoint {
+            None => "this machine".into(),
+            Some(e) => sanitize(e).into_owned(),
+        },
+        SettingsRow::Model if d.model.is_empty() && d.endpoint.is_some() => "(the server's own)".into(),
         SettingsRow::Model => sanitize(&d.model).into_owned(),
         SettingsRow::Quantization if d.quantization.is_none() => "none".into(),
         SettingsRow::Quantization => d.quantization.to_string(),
@@ -144,6 +149,13 @@ fn sampling_value(field: SamplingField, value: f64) -> String {
 fn note_text(pane: &SettingsPane, row: SettingsRow) -> String {
     let d = &pane.draft;
     match row {
+        SettingsRow::RunsOn if d.endpoint.is_some() && pane.served_models.is_empty() => {
+            "t connects and lists the server's models".into()
+        }
+        SettingsRow::RunsOn => String::new(),
+        SettingsRow::Model if d.endpoint.is_some() => {
+            "the server's name for it; device and quantization are the server's".into()
+        }
         SettingsRow::Model => {
             let choice = pane
                 .survey

@@ -46,6 +46,7 @@ fn with_pane() -> AppState {
             models,
             free_memory: 22 << 30,
             gpus: 0,
+            endpoints: vec!["gpu-box".into()],
         }),
     );
     s
@@ -64,6 +65,7 @@ fn settings_pane_80x24() {
 #[test]
 fn settings_pane_200x50() {
     let mut s = with_pane();
+    key(&mut s, KeyCode::Down); // Model
     key(&mut s, KeyCode::Down); // Quantization
     key(&mut s, KeyCode::Right); // Q8_0
     key(&mut s, KeyCode::Down);
@@ -84,7 +86,7 @@ fn the_planner_the_idle_setting_and_a_refusal_reach_the_screen() {
         "top-k while greedy:\n{text}"
     );
     assert!(text.contains("[session]") && text.contains("[default]"), "{text}");
-    for _ in 0..3 {
+    for _ in 0..4 {
         key(&mut s, KeyCode::Down);
     }
     key(&mut s, KeyCode::Enter);

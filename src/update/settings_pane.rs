@@ -14,7 +14,7 @@ use crate::engine::{Quantization, SamplingField, SamplingSettings};
 use crate::keymap::{Action, Layer};
 use crate::markdown::CodeTheme;
 use crate::settings::{Settings, SettingsPatch};
-use crate::state::settings_pane::{Confirm, Scope, Survey, Typing};
+use crate::state::settings_pane::{Confirm, EndpointReport, Scope, Survey, Typing};
 use crate::state::{AppState, Overlay, SettingsPane, SettingsRow};
 
 /// `/settings` in the message box opens the pane.
@@ -73,6 +73,7 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
         Some(Action::Edit) => return edit(state),
         Some(Action::Greedy) => greedy(p),
         Some(Action::ResetField) => reset(p),
+        Some(Action::TestEndpoint) => return test_endpoint(p),
         Some(Action::Apply) => return apply(state, Scope::Session, false),
         Some(Action::SaveDefault) => return apply(state, Scope::Default, false),
         _ => {}
@@ -83,6 +84,11 @@ pub(super) fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Effect> {
 /// Moves the selected row's value one step (numbers) or to the next choice (lists, toggles).
 fn step(p: &mut SettingsPane, by: i32) {
     match p.row() {
+        SettingsRow::RunsOn => {
+            let places = p.places();
+            p.draft.endpoint = cycle(&places, &p.draft.endpoint, by);
+            p.served_models.clear();
+        }
         SettingsRow::Model => {
             let names = p.model_choices();
             p.draft.model = cycle(&names, &p.draft.model, by);
@@ -112,6 +118,48 @@ fn step(p: &mut SettingsPane, by: i32) {
     }
 }
 
+/// Asks the driver to connect to the drafted endpoint; the answer is `Msg::EndpointTested`.
+fn test_endpoint(p: &mut SettingsPane) -> Vec<Effect> {
+    match p.draft.endpoint.clone() {
+        Some(endpoint) => {
+            p.message = Some(format!("connecting to {endpoint}…"));
+            vec![Effect::TestEndpoint(endpoint)]
+        }
+        None => {
+            p.message = Some("Runs on is this machine: choose a server to test".into());
+            Vec::new()
+        }
+    }
+}
+
+/// What a connection test found, for the pane that asked (if it is still on that endpoint).
+pub(super) fn on_endpoint_tested(state: &mut AppState, endpoint: String, outcome: Result<EndpointReport, String>) {
+    let Some(p) = pane(state) else { return };
+    if p.draft.endpoint.as_deref() != Some(endpoint.as_str()) {
+        return;
+    }
+    match outcome {
+        Ok(report) => {
+            p.message = Some(format!(
+                "{endpoint}: {} at {}, {} ms; models: {}",
+                report.server,
+                report.at,
+                report.millis,
+                if report.models.is_empty() {
+                    "none".to_string()
+                } else {
+                    report.models.join(", ")
+                }
+            ));
+            if !p.draft.model.is_empty() && !report.models.contains(&p.draft.model) {
+                p.draft.model = String::new();
+            }
+            p.served_models = report.models;
+        }
+        Err(e) => p.message = Some(e),
+    }
+}
+
 fn cycle<T: Clone + PartialEq>(all: &[T], current: &T, by: i32) -> T {
     let Some(at) = all.iter().position(|x| x == current) else {
         return all.first().cloned().unwrap_or_else(|| current.clone());
@@ -133,6 +181,13 @@ fn edit(state: &mut AppState) -> Vec<Effect> {
                 row,
                 text: format_number(field, value),
             });
+        }
+        SettingsRow::RunsOn => {
+            p.typing = Some(Typing {
+                row,
+                text: p.draft.endpoint.clone().unwrap_or_default(),
+            });
+            p.message = Some("a server's URL (http://host:port) or an endpoint's name; blank: this machine".into());
         }
         SettingsRow::Model => {
             p.typing = Some(Typing {
@@ -184,6 +239,13 @@ fn take_typed(p: &mut SettingsPane, typing: Typing) {
             }
             Err(_) => p.message = Some(format!("`{text}` is not a number: {}", field.spec().rule)),
         },
+        SettingsRow::RunsOn => {
+            let here = text.is_empty() || text.eq_ignore_ascii_case("this machine");
+            p.draft.endpoint = (!here).then(|| text.to_string());
+            p.served_models.clear();
+        }
+        // On a server, blank is its own model.
+        SettingsRow::Model if text.is_empty() && p.draft.endpoint.is_some() => p.draft.model = String::new(),
         SettingsRow::Model if text.is_empty() => p.message = Some("a model name cannot be empty".into()),
         SettingsRow::Model => p.draft.model = text.to_string(),
         _ => {}
@@ -222,6 +284,7 @@ fn greedy(p: &mut SettingsPane) {
 fn reset(p: &mut SettingsPane) {
     let (d, g) = (&mut p.draft, &p.defaults);
     match p.rows[p.selected] {
+        SettingsRow::RunsOn => d.endpoint = g.endpoint.clone(),
         SettingsRow::Model => d.model = g.model.clone(),
         SettingsRow::Quantization => d.quantization = g.quantization,
         SettingsRow::Device => d.device = g.device,

@@ -34,6 +34,7 @@ fn a_model_picked_in_the_settings_pane_answers_and_the_change_is_kept_in_the_ses
     run.session.wait_for("the settings pane", |t| {
         t.contains("Settings") && t.contains("Quantization")
     });
+    run.session.send(b"\x1b[B"); // Down: from Runs on to Model
     run.session.send(b"\r"); // type a model name
     run.session.send(&[0x7f; 300]); // clear the current one
     run.session.send(second.to_str().expect("utf-8 path").as_bytes());

@@ -37,6 +37,7 @@ fn survey(free_gib: u64) -> Survey {
         ],
         free_memory: free_gib * GIB,
         gpus: 0,
+        endpoints: vec!["gpu-box".into()],
     }
 }
 
@@ -415,4 +416,90 @@ fn a_failed_load_keeps_the_loaded_model_or_offers_the_previous_back_with_one_key
         "{effects:?}"
     );
     assert!(matches!(s.overlay, None | Some(Overlay::Help { .. })));
+}
+
+#[test]
+fn runs_on_picks_a_server_lists_its_models_and_the_load_goes_there() {
+    use crate::engine::remote::{EndpointReport, RemoteConfig};
+    use crate::engine::Place;
+    let mut s = opened(16, SettingsRow::RunsOn);
+    assert!(
+        press(&mut s, KeyCode::Char('t')).is_empty(),
+        "this machine is not tested"
+    );
+    press(&mut s, KeyCode::Right);
+    assert_eq!(s.settings_pane().unwrap().draft.endpoint.as_deref(), Some("gpu-box"));
+    let effects = press(&mut s, KeyCode::Char('t'));
+    assert!(
+        matches!(&effects[..], [Effect::TestEndpoint(e)] if e == "gpu-box"),
+        "{effects:?}"
+    );
+    // A stale answer (for another endpoint) is ignored.
+    update(
+        &mut s,
+        Msg::EndpointTested {
+            endpoint: "elsewhere".into(),
+            outcome: Err("refused".into()),
+        },
+    );
+    assert!(!message(&s).contains("refused"));
+    update(
+        &mut s,
+        Msg::EndpointTested {
+            endpoint: "gpu-box".into(),
+            outcome: Ok(EndpointReport {
+                server: "vLLM".into(),
+                at: "gpu-box:8000".into(),
+                models: vec!["google/gemma-2-27b-it".into()],
+                millis: 12,
+            }),
+        },
+    );
+    assert!(message(&s).contains("vLLM at gpu-box:8000") && message(&s).contains("google/gemma-2-27b-it"));
+    // The local model is no name on that server: the server's own until one is picked.
+    assert_eq!(s.settings_pane().unwrap().draft.model, "");
+    press(&mut s, KeyCode::Down);
+    press(&mut s, KeyCode::Right);
+    assert_eq!(s.settings_pane().unwrap().draft.model, "google/gemma-2-27b-it");
+    let effects = press(&mut s, KeyCode::Char('a'));
+    assert!(
+        matches!(&effects[..], [Effect::LoadModel { name, endpoint: Some(e) }] if name == "google/gemma-2-27b-it" && e == "gpu-box"),
+        "{effects:?}"
+    );
+    let place = Place::Server(RemoteConfig::new("gpu-box", "http://gpu-box:8000"));
+    let effects = update(
+        &mut s,
+        Msg::ModelChosen {
+            name: "google/gemma-2-27b-it".into(),
+            spec: ModelSpec::Repo("google/gemma-2-27b-it".into()),
+            endpoint: Some("gpu-box".into()),
+            place: place.clone(),
+        },
+    );
+    assert!(
+        matches!(&effects[..], [Effect::Engine(EngineCommand::Place(p)), Effect::Engine(EngineCommand::Load { .. })] if *p == place),
+        "{effects:?}"
+    );
+    assert_eq!(s.settings.endpoint.as_deref(), Some("gpu-box"));
+
+    // Typing a URL, then back to this machine by typing nothing.
+    let mut s = opened(16, SettingsRow::RunsOn);
+    press(&mut s, KeyCode::Enter);
+    chars(&mut s, "http://10.0.0.5:8080");
+    press(&mut s, KeyCode::Enter);
+    assert_eq!(
+        s.settings_pane().unwrap().draft.endpoint.as_deref(),
+        Some("http://10.0.0.5:8080")
+    );
+    assert!(s
+        .settings_pane()
+        .unwrap()
+        .places()
+        .contains(&Some("http://10.0.0.5:8080".into())));
+    press(&mut s, KeyCode::Enter);
+    for _ in 0..30 {
+        press(&mut s, KeyCode::Backspace);
+    }
+    press(&mut s, KeyCode::Enter);
+    assert_eq!(s.settings_pane().unwrap().draft.endpoint, None);
 }
