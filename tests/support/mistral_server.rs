@@ -31,6 +31,9 @@ pub struct Options {
     /// Every request must carry `Authorization: Bearer KEY` (as a reverse proxy in front of the
     /// server would demand; mistral.rs 0.8.1 itself has no key option).
     pub api_key: Option<String>,
+    /// TCP_NODELAY on the server's sockets (axum's default is off, as `mistralrs serve` has
+    /// it: small SSE writes then wait on the client's delayed ACK).
+    pub nodelay: bool,
 }
 
 impl MistralServer {
@@ -84,7 +87,15 @@ impl MistralServer {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
             let _ = ready_tx.send(Ok(url));
-            let _ = axum::serve(listener, router).await;
+            if options.nodelay {
+                use axum::serve::ListenerExt;
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                let _ = axum::serve(listener, router).await;
+            } else {
+                let _ = axum::serve(listener, router).await;
+            }
         });
         let url = tokio::time::timeout(Duration::from_secs(120), ready_rx)
             .await
