@@ -216,6 +216,7 @@ async fn a_server_that_demands_a_key_gets_it_from_the_named_variable() {
         &harness::fixture_copy("key"),
         Options {
             api_key: Some("s3cret".into()),
+            ..Options::default()
         },
     )
     .await;
