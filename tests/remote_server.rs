@@ -72,6 +72,8 @@ async fn the_greedy_reply_through_a_mistral_rs_server_equals_the_local_one() {
     let mut remote = connect(&server, None).await.unwrap();
     assert_eq!(remote.info.name, server.model, "the server's own model is picked");
     assert!(remote.info.dtype.contains("mistral.rs"), "{}", remote.info.dtype);
+    // mistral.rs says nothing of the context; it slides Gemma 2's cache at 4096 as it does here.
+    assert_eq!(remote.info.usable_context, 4096);
 
     let mut local = harness::load_fixture().await;
     for penalty in [1.0, 1.05] {

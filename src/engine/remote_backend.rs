@@ -12,13 +12,25 @@ use super::model_dir::ModelFamily;
 use super::model_spec::ModelSpec;
 use super::prompt::{self, ChatMessage, PromptError};
 use super::protocol::{ChatRequest, EngineEvent, FinishReason, LoadProgress, LoadedModel, Usage};
-use super::remote::{RemoteChunk, RemoteClient, RemoteConfig};
+use super::remote::{RemoteChunk, RemoteClient, RemoteConfig, ServerKind};
 use super::sampling::SamplingField;
 use super::token_clock::TokenClock;
 use super::worker::{Backend, Cancel, ChatEnd, Sink};
 
 /// Tokens a server's model is taken to hold when it does not say: Gemma 2's own 8192.
 const DEFAULT_CONTEXT: usize = 8192;
+
+/// mistral.rs 0.8.1 slides every Gemma 2 layer's KV cache at the sliding window (4096), as
+/// it does here: past it the answers drift, so a mistral.rs server gets the local budget.
+const MISTRALRS_GEMMA2_CONTEXT: usize = 4096;
+
+/// The context to budget for when the server does not say.
+fn assumed_context(server: ServerKind, family: ModelFamily) -> usize {
+    match (server, family) {
+        (ServerKind::MistralRs, ModelFamily::Gemma2) => MISTRALRS_GEMMA2_CONTEXT,
+        _ => DEFAULT_CONTEXT,
+    }
+}
 
 pub struct RemoteBackend {
     config: RemoteConfig,
@@ -74,7 +86,9 @@ impl Backend for RemoteBackend {
                     name: info.model.clone(),
                     dir: None,
                     family: family_of(&info.model),
-                    usable_context: info.context.unwrap_or(DEFAULT_CONTEXT),
+                    usable_context: info
+                        .context
+                        .unwrap_or_else(|| assumed_context(info.server, family_of(&info.model))),
                     dtype: format!("as served by {}", info.server.label()),
                     device: info.endpoint.clone(),
                     quantization: None,
