@@ -161,6 +161,15 @@ fn assert_terminal_restored(run: &Running) {
         let flags = format!("{:?}", termios.local_flags);
         assert!(flags.contains("ICANON") && flags.contains("ECHO"), "{flags}");
     }
+    // The child has exited, but the reader thread may still be draining its last output.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let left_after_entering = |raw: &[u8]| {
+        let raw = String::from_utf8_lossy(raw);
+        raw.rfind("\x1b[?1049l") > raw.rfind("\x1b[?1049h")
+    };
+    while Instant::now() < deadline && !left_after_entering(&run.session.screen.lock().expect("screen").raw) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let guard = run.session.screen.lock().expect("screen");
     let raw = String::from_utf8_lossy(&guard.raw);
     let entered = raw.rfind("\x1b[?1049h").expect("the alternate screen was entered");
