@@ -11,6 +11,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 static QUIET_SECTIONS: AtomicUsize = AtomicUsize::new(0);
 
+tokio::task_local! {
+    /// Set while a task runs code whose panics are caught (the engine worker's commands).
+    static CAUGHT: ();
+}
+
+/// Runs `f` with its panics only logged: the caller catches them (the hook runs inside the
+/// panicking poll, so it sees this task's mark).
+pub async fn caught<F: std::future::Future>(f: F) -> F::Output {
+    CAUGHT.scope((), f).await
+}
+
 /// Installs the hook; call once, after logging is set up.
 pub fn install() {
     let default_hook = std::panic::take_hook();
@@ -19,7 +30,7 @@ pub fn install() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        let quiet = QUIET_SECTIONS.load(Ordering::SeqCst) > 0;
+        let quiet = QUIET_SECTIONS.load(Ordering::SeqCst) > 0 || CAUGHT.try_with(|_| ()).is_ok();
         tracing::error!(quiet, "panic{location}: {}", panic_message(info.payload()));
         if !quiet {
             // Put the terminal back first, or the report would land on the alternate screen in

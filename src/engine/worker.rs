@@ -6,6 +6,9 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -156,25 +159,58 @@ impl<B: Backend> Worker<B> {
                     None => break,
                 },
             };
-            match command {
-                EngineCommand::Load {
+            let answering = match &command {
+                EngineCommand::Chat(request) => Some(request.gen_id),
+                _ => None,
+            };
+            let handled = AssertUnwindSafe(crate::panic_hook::caught(self.handle(command)))
+                .catch_unwind()
+                .await;
+            if let Err(payload) = handled {
+                self.recover(answering, &crate::panic_hook::panic_message(payload.as_ref()));
+            }
+        }
+    }
+
+    async fn handle(&mut self, command: EngineCommand) {
+        match command {
+            EngineCommand::Load {
+                spec,
+                device,
+                quantization,
+            } => {
+                let request = LoadRequest {
                     spec,
                     device,
                     quantization,
-                } => {
-                    let request = LoadRequest {
-                        spec,
-                        device,
-                        quantization,
-                    };
-                    self.backend.load(request, &self.sink).await
-                }
-                EngineCommand::Chat(request) => self.chat(request).await,
-                EngineCommand::Cancel { .. } => {} // nothing is running
-                EngineCommand::Unload => self.backend.unload(&self.sink),
-                EngineCommand::Place(place) => self.backend.place(place, &self.sink),
+                };
+                self.backend.load(request, &self.sink).await
+            }
+            EngineCommand::Chat(request) => self.chat(request).await,
+            EngineCommand::Cancel { .. } => {} // nothing is running
+            EngineCommand::Unload => self.backend.unload(&self.sink),
+            EngineCommand::Place(place) => self.backend.place(place, &self.sink),
+        }
+    }
+
+    /// A backend panicked (a bug, or mistral.rs on a malformed file): the answer that was
+    /// running ends as failed, the model is let go (its state is unknown), and the worker goes
+    /// on, so the chat screen can load a model again (F5 loads the last one).
+    fn recover(&mut self, answering: Option<GenId>, why: &str) {
+        tracing::error!("the engine panicked: {why}");
+        if let Some(gen_id) = answering {
+            let end = ChatEnd::failed(format!(
+                "the engine failed mid-answer ({why}); the partial answer is kept"
+            ));
+            for event in end.into_events(gen_id) {
+                self.sink.emit(event);
             }
         }
+        self.backend.unload(&self.sink);
+        self.sink.emit(EngineEvent::Error {
+            gen_id: None,
+            message: format!("the engine failed ({why}) and let the model go; see the log file"),
+        });
     }
 
     /// Every chat ends with exactly one `Finished`, after an `Error` if it failed: the backend
@@ -282,6 +318,64 @@ mod tests {
             matches!(&seen[..], [EngineEvent::Error { gen_id: Some(7), message }, EngineEvent::Finished { gen_id: 7, reason: FinishReason::Error, .. }] if message.contains("no model")),
             "{seen:?}"
         );
+    }
+
+    /// A backend with a bug: it panics in the middle of an answer after one token.
+    struct Panicking {
+        loaded: bool,
+    }
+
+    impl Backend for Panicking {
+        async fn load(&mut self, _request: LoadRequest, sink: &Sink) {
+            self.loaded = true;
+            sink.emit(EngineEvent::Loaded(
+                crate::engine::fake::FakeBackend::answering(1, Default::default())
+                    .loaded()
+                    .unwrap(),
+            ));
+        }
+        fn unload(&mut self, sink: &Sink) {
+            self.loaded = false;
+            sink.emit(EngineEvent::Unloaded);
+        }
+        async fn chat(&mut self, request: ChatRequest, _cancel: Cancel, sink: &Sink) -> ChatEnd {
+            sink.emit(EngineEvent::Token {
+                gen_id: request.gen_id,
+                delta: "half".into(),
+            });
+            tokio::task::yield_now().await;
+            panic!("index out of bounds in a test backend");
+        }
+        fn loaded(&self) -> Option<LoadedModel> {
+            None
+        }
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_panics_ends_the_answer_lets_the_model_go_and_the_worker_goes_on() {
+        let (engine, mut events) = spawn_backend(Panicking { loaded: false });
+        engine.send(EngineCommand::Load {
+            spec: crate::engine::ModelSpec::Dir("/m".into()),
+            device: Default::default(),
+            quantization: Default::default(),
+        });
+        engine.send(chat(3));
+        let seen = until_finished(&mut events, 3).await;
+        assert!(
+            matches!(&seen[..], [EngineEvent::Loaded(_), EngineEvent::Token { .. }, EngineEvent::Error { gen_id: Some(3), message }, EngineEvent::Finished { gen_id: 3, reason: FinishReason::Error, .. }] if message.contains("index out of bounds")),
+            "{seen:?}"
+        );
+        assert_eq!(events.recv().await, Some(EngineEvent::Unloaded));
+        assert!(
+            matches!(events.recv().await, Some(EngineEvent::Error { gen_id: None, message }) if message.contains("let the model go"))
+        );
+        // The worker is still there: it loads again.
+        engine.send(EngineCommand::Load {
+            spec: crate::engine::ModelSpec::Dir("/m".into()),
+            device: Default::default(),
+            quantization: Default::default(),
+        });
+        assert!(matches!(events.recv().await, Some(EngineEvent::Loaded(_))));
     }
 
     fn chat(gen_id: GenId) -> EngineCommand {

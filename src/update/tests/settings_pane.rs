@@ -503,3 +503,61 @@ fn runs_on_picks_a_server_lists_its_models_and_the_load_goes_there() {
     press(&mut s, KeyCode::Enter);
     assert_eq!(s.settings_pane().unwrap().draft.endpoint, None);
 }
+
+#[test]
+fn an_engine_that_failed_mid_answer_keeps_the_partial_answer_and_f5_loads_the_model_again() {
+    let mut s = fresh();
+    s.pending_load = Some(LoadChoice {
+        name: "gemma-2-9b".into(),
+        spec: ModelSpec::Repo("google/gemma-2-9b-it".into()),
+        endpoint: None,
+        place: crate::engine::Place::Here,
+        device: DeviceChoice::Cpu,
+        quantization: Quantization::None,
+    });
+    engine(&mut s, loaded("gemma-2-9b", None));
+    let gen_id = send(&mut s, "hi");
+    engine(
+        &mut s,
+        EngineEvent::Token {
+            gen_id,
+            delta: "half an ans".into(),
+        },
+    );
+    // What the worker sends when its backend panics mid-answer.
+    engine(
+        &mut s,
+        EngineEvent::Error {
+            gen_id: Some(gen_id),
+            message: "the engine failed mid-answer (boom); the partial answer is kept".into(),
+        },
+    );
+    engine(&mut s, finished(gen_id, FinishReason::Error));
+    engine(&mut s, EngineEvent::Unloaded);
+    engine(
+        &mut s,
+        EngineEvent::Error {
+            gen_id: None,
+            message: "the engine failed (boom) and let the model go; see the log file".into(),
+        },
+    );
+    assert!(!s.is_generating());
+    let last = s.transcript.turns().last().map(|t| t.text.clone()).unwrap_or_default();
+    assert!(last.contains("half an ans"), "the partial answer stays: {last}");
+    let banner = s.banner.clone().unwrap_or_default();
+    assert!(
+        banner.contains("let the model go") && banner.contains("F5 loads gemma-2-9b back"),
+        "{banner}"
+    );
+    let effects = update(&mut s, Msg::Key(KeyEvent::new(KeyCode::F(5), KeyModifiers::NONE)));
+    assert!(
+        matches!(
+            &effects[..],
+            [
+                Effect::Engine(EngineCommand::Place(_)),
+                Effect::Engine(EngineCommand::Load { .. })
+            ]
+        ),
+        "{effects:?}"
+    );
+}
