@@ -171,7 +171,7 @@ impl<I: Io> App<I> {
     /// Draws a frame and reports the transcript's size back to `update`.
     pub fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> io::Result<()> {
         if std::mem::take(&mut self.clear_before_draw) {
-            terminal.clear().map_err(backend_error)?;
+            clear_screen(terminal)?;
         }
         let mut viewport = Viewport::default();
         terminal
@@ -228,6 +228,20 @@ pub async fn run_loop<B: Backend, I: Io>(
             }
         }
     }
+    Ok(())
+}
+
+/// Clears the screen and forces a full redraw, without `Terminal::clear`'s cursor-position
+/// query: a terminal that never answers it (a multiplexer, a slow link) would make that fail
+/// after resuming from Ctrl+Z and end the chat.
+fn clear_screen<B: Backend>(terminal: &mut Terminal<B>) -> io::Result<()> {
+    terminal
+        .backend_mut()
+        .clear_region(ratatui::backend::ClearType::All)
+        .map_err(backend_error)?;
+    // Both buffers blank: the next frame is drawn whole over the cleared screen.
+    terminal.swap_buffers();
+    terminal.swap_buffers();
     Ok(())
 }
 

@@ -30,3 +30,7 @@ mod settings_pty;
 #[cfg(unix)]
 #[path = "tui/remote_pty.rs"]
 mod remote_pty;
+
+#[cfg(unix)]
+#[path = "tui/faults_pty.rs"]
+mod faults_pty;

@@ -22,6 +22,8 @@ pub(crate) fn nonzero(n: u16) -> std::num::NonZeroU16 {
 pub(crate) struct Screen {
     pub(crate) parser: vt100::Parser,
     pub(crate) raw: Vec<u8>,
+    /// The test closes its side of the pty: the reader lets go of it at its next read.
+    pub(crate) hang_up: bool,
 }
 
 pub(crate) struct Session {
@@ -64,6 +66,9 @@ pub(crate) fn spawn_reader(mut reader: Box<dyn Read + Send>, screen: Arc<Mutex<S
                 break;
             }
             let mut screen = screen.lock().expect("screen");
+            if screen.hang_up {
+                break;
+            }
             screen.parser.process(&buf[..n]);
             screen.raw.extend_from_slice(&buf[..n]);
         }
@@ -126,6 +131,7 @@ pub(crate) fn start(root: &Path, model: &Path, extra: &[&str]) -> Running {
     let screen = Arc::new(Mutex::new(Screen {
         parser: vt100::Parser::new(nonzero(ROWS), nonzero(COLS), 0),
         raw: Vec::new(),
+        hang_up: false,
     }));
     spawn_reader(pair.master.try_clone_reader().expect("reader"), screen.clone());
     let session = Session {
