@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(test)]
+mod fuzz;
 pub mod remote;
 mod save;
 pub use remote::{Endpoint, RemoteSection};

@@ -7,6 +7,8 @@ pub mod clipboard;
 pub mod config;
 pub mod effect;
 pub mod engine;
+#[cfg(test)]
+mod fuzzing;
 pub mod headless;
 pub mod keymap;
 pub mod logging;

@@ -517,6 +517,67 @@ mod tests {
         prop::collection::vec(piece, 0..48).prop_map(|pieces| pieces.concat())
     }
 
+    /// Whole escape sequences of every kind the sanitizer removes, in their 7-bit and 8-bit
+    /// forms, some cut short or left unterminated.
+    fn sequence() -> impl Strategy<Value = String> {
+        let csi = (
+            prop::sample::select(vec!["\x1b[", "\u{9b}"]),
+            "[0-9;:?<=>]{0,8}",
+            "[ -/]{0,2}",
+            "[@-~]?",
+        )
+            .prop_map(|(intro, params, mids, last)| format!("{intro}{params}{mids}{last}"));
+        let intro = prop::sample::select(vec![
+            "\x1b]", "\x1bP", "\x1b_", "\x1b^", "\x1bX", "\u{9d}", "\u{90}", "\u{9f}", "\u{9e}", "\u{98}",
+        ]);
+        let body = prop_oneof![
+            "[ -~]{0,24}",
+            "52;[cp];[A-Za-z0-9+/=]{0,16}",
+            "8;;https?://[a-z.]{1,12}",
+            "[0-2];[^\\x00-\\x1f\\x7f-\\x9f]{0,12}",
+            Just("21t".to_owned()),
+        ];
+        let end = prop::sample::select(vec!["\x07", "\x1b\\", "\u{9c}", "", "\n", "\x1b"]);
+        let string = (intro, body, end).prop_map(|(i, b, e)| format!("{i}{b}{e}"));
+        prop_oneof![
+            3 => csi,
+            3 => string,
+            1 => "\x1b[ -/]{0,2}[0-~]",
+            1 => "[\\x80-\\x9f]",
+        ]
+    }
+
+    /// An OSC that never ends, then up to 10 KB of text: past the hold limit.
+    fn unterminated_then_long_text() -> impl Strategy<Value = String> {
+        (
+            prop::sample::select(vec!["\x1b]", "\u{9d}", "\x1bP"]),
+            "[0-9;a-z]{0,8}",
+            0..10_240usize,
+        )
+            .prop_map(|(intro, head, len)| format!("{intro}{head}{}", "x".repeat(len)))
+    }
+
+    /// Arbitrary bytes as they would reach the sanitizer: decoded, invalid ones replaced.
+    fn lossy_bytes() -> impl Strategy<Value = String> {
+        let byte = prop_oneof![
+            3 => any::<u8>(),
+            1 => prop::sample::select(vec![0x1b_u8, b'[', b']', b'P', 0x07, b'\\', b'\n', b'\r', b'\t', 0xc2]),
+        ];
+        prop::collection::vec(byte, 0..128).prop_map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// What the fuzz targets feed the sanitizer: all of the above, mixed.
+    fn untrusted() -> impl Strategy<Value = String> {
+        let part = prop_oneof![
+            4 => hostile(),
+            4 => sequence(),
+            1 => unterminated_then_long_text(),
+            1 => lossy_bytes(),
+            1 => any::<String>(),
+        ];
+        prop::collection::vec(part, 0..8).prop_map(|parts| parts.concat())
+    }
+
     /// Splits `text` at the given offsets, moved back to char boundaries.
     fn split_at(text: &str, cuts: &[usize]) -> Vec<String> {
         let mut points: Vec<usize> = cuts
@@ -541,16 +602,16 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(1000))]
+        #![proptest_config(crate::fuzzing::config(1000))]
 
         #[test]
-        fn no_control_survives(text in hostile()) {
+        fn fuzz_no_control_survives(text in untrusted()) {
             let out = sanitize(&text);
             prop_assert!(out.chars().all(is_safe), "{:?} -> {:?}", text, out);
         }
 
         #[test]
-        fn no_control_survives_any_unicode(text in any::<String>()) {
+        fn fuzz_no_control_survives_any_unicode(text in any::<String>()) {
             prop_assert!(sanitize(&text).chars().all(is_safe));
         }
 
@@ -569,8 +630,8 @@ mod tests {
         }
 
         #[test]
-        fn stream_matches_whole(
-            text in hostile(),
+        fn fuzz_stream_matches_whole(
+            text in untrusted(),
             cuts in prop::collection::vec(any::<usize>(), 0..12),
         ) {
             let chunks = split_at(&text, &cuts);
@@ -578,19 +639,26 @@ mod tests {
         }
 
         #[test]
-        fn stream_char_by_char_matches_whole(text in hostile()) {
+        fn fuzz_stream_char_by_char_matches_whole(text in untrusted()) {
             let chunks: Vec<String> = text.chars().map(String::from).collect();
             prop_assert_eq!(stream_owned(&chunks), s(&text));
         }
 
+        #[test]
+        fn fuzz_titles_are_one_clean_bounded_line(text in untrusted()) {
+            let title = sanitize_title(&text);
+            prop_assert!(title.chars().all(|c| is_safe(c) && c != '\n'), "{:?}", title);
+            prop_assert!(title.chars().count() <= MAX_TITLE_CHARS);
+            prop_assert_eq!(title.trim(), title.as_str());
+        }
     }
 
     proptest! {
         // Long inputs: fewer cases keep the unoptimised test build quick.
-        #![proptest_config(ProptestConfig::with_cases(128))]
+        #![proptest_config(crate::fuzzing::config(128))]
 
         #[test]
-        fn stream_matches_whole_near_the_hold_limit(
+        fn fuzz_stream_matches_whole_near_the_hold_limit(
             head in hostile(),
             len in (MAX_PENDING - 8)..(MAX_PENDING + 8),
             tail in hostile(),

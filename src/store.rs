@@ -165,3 +165,5 @@ impl Store {
 mod tests;
 #[cfg(test)]
 mod tests_faults;
+#[cfg(test)]
+mod tests_fuzz;

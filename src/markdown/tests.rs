@@ -197,6 +197,20 @@ fn deep_nesting_is_capped() {
     }
 }
 
+/// Found by `fuzz_lines_fit_and_cells_are_clean`: `unicode-width` counts lam-alef as one column
+/// and a halfwidth sound mark as none, but the buffer gives each grapheme its own cell, so the
+/// frame's right edge fell off the screen.
+#[test]
+fn code_frames_fit_the_buffer_with_lam_alef_and_halfwidth_sound_marks() {
+    for text in ["لا", "ｶﾞ", "لالالا ﾟﾟ"] {
+        let lines = render(&format!("```rust\n{text}\n```"), 13, CodeTheme::Dark);
+        let body = &lines[1];
+        let mut buffer = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, 13, 1));
+        buffer.set_line(0, 0, body, 13);
+        assert_eq!(buffer[(12, 0)].symbol(), "│", "{text}: {body:?}");
+    }
+}
+
 #[test]
 fn zero_width_renders_nothing() {
     assert!(render("text", 0, CodeTheme::Dark).is_empty());

@@ -1,9 +1,10 @@
 //! Width-aware line breaking of styled text: word wrap for prose, grapheme wrap for code,
 //! plus the small span helpers (measure, truncate, pad) every other renderer part uses.
 //!
-//! Widths are display columns from `unicode-width`, the same measure ratatui uses, so a
-//! line that fits here also fits in the terminal buffer (CJK and emoji count 2).
+//! Widths are display columns counted the way ratatui's buffer places text, grapheme by
+//! grapheme, so a line that fits here also fits in the terminal buffer (CJK and emoji count 2).
 
+use ratatui::buffer::CellWidth;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use unicode_segmentation::UnicodeSegmentation;
@@ -13,9 +14,23 @@ use unicode_width::UnicodeWidthStr;
 /// no line ever exceeds its width.
 const TOO_WIDE: &str = "…";
 
-/// Display width of `text` in terminal columns.
+/// Display width of `text` in terminal columns: the sum of its graphemes' cells. The width of
+/// the whole string can be less (`unicode-width` counts Arabic lam-alef as one column), and a
+/// line measured that way loses its last cells on screen.
 pub(crate) fn str_width(text: &str) -> usize {
-    UnicodeWidthStr::width(text)
+    if text.is_ascii() {
+        return UnicodeWidthStr::width(text);
+    }
+    text.graphemes(true).map(grapheme_width).sum()
+}
+
+fn grapheme_width(g: &str) -> usize {
+    // A one-byte grapheme is ASCII, which `cell_width` must not be given when it is a control.
+    if g.len() == 1 {
+        UnicodeWidthStr::width(g)
+    } else {
+        usize::from(g.cell_width())
+    }
 }
 
 /// Total display width of `spans`.

@@ -9,6 +9,8 @@ use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use tokio::time::{timeout, timeout_at, Instant};
 
+mod bom;
+
 use super::error::{root_message, server_message, RemoteError};
 use super::{RemoteChunk, RemoteUsage};
 use crate::engine::FinishReason;
@@ -139,7 +141,7 @@ impl Reader {
     ) -> Self {
         Self {
             endpoint,
-            events: Box::pin(bytes.eventsource()),
+            events: Box::pin(bom::guarded(bytes).eventsource()),
             first_deadline,
             first_token_timeout,
             got_content: false,
@@ -266,6 +268,8 @@ impl Reader {
     }
 }
 
+#[cfg(test)]
+mod fuzz;
 #[cfg(test)]
 mod recorded;
 
