@@ -34,7 +34,7 @@ pub async fn run(request: HeadlessRequest) -> Result<Ended, String> {
     request.sampling.validate().map_err(|e| e.to_string())?;
     let chatty = std::io::stderr().is_terminal();
     for caveat in request.sampling.caveats() {
-        eprintln!("note: {caveat}");
+        note(format_args!("note: {caveat}\n"));
     }
     let (engine, mut events) = engine::start(request.env.clone(), request.place.clone());
     engine.send(request.load.clone());
@@ -80,7 +80,7 @@ pub async fn run(request: HeadlessRequest) -> Result<Ended, String> {
                     write_out(&mut stdout, "\n")?;
                 }
                 if reason != FinishReason::Error {
-                    eprintln!("{}", summary(&loaded, reason, &usage));
+                    note(format_args!("{}\n", summary(&loaded, reason, &usage)));
                 }
                 break;
             }
@@ -119,10 +119,15 @@ async fn wait_for_load(
     Err("the engine stopped while loading (see the log file)".into())
 }
 
+/// Writes to stderr; a closed stderr is no reason to fail (the answer goes to stdout).
+fn note(text: std::fmt::Arguments) {
+    let _ = std::io::stderr().write_fmt(text);
+}
+
 fn report_progress(progress: &LoadProgress) {
     match progress {
         LoadProgress::Resolving { .. } => {}
-        LoadProgress::Loading { model } => eprintln!("loading {model}…"),
+        LoadProgress::Loading { model } => note(format_args!("loading {model}…\n")),
         LoadProgress::Downloading {
             file,
             done_bytes,
@@ -133,9 +138,12 @@ fn report_progress(progress: &LoadProgress) {
             } else {
                 0
             };
-            eprint!("\rdownloading {file}: {pct}% of {:.1} MB   ", *total_bytes as f64 / 1e6);
+            note(format_args!(
+                "\rdownloading {file}: {pct}% of {:.1} MB   ",
+                *total_bytes as f64 / 1e6
+            ));
             if done_bytes >= total_bytes {
-                eprintln!();
+                note(format_args!("\n"));
             }
         }
     }

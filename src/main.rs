@@ -1,7 +1,7 @@
 //! Entry point: parse flags, start logging, read the config, then answer headlessly or (once
 //! the chat screen lands) open it.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -23,7 +23,8 @@ fn main() -> ExitCode {
     match run(cli, &paths) {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("gemma-tui: {message}");
+            // Never panic over a closed stderr (a terminal that went away).
+            let _ = writeln!(std::io::stderr(), "gemma-tui: {message}");
             ExitCode::FAILURE
         }
     }

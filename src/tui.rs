@@ -137,6 +137,11 @@ async fn chat(start: Start, keymap: Keymap, paths: &Paths) -> Result<(), String>
         }
     }
     let result = app::run_loop(&mut app, &mut screen, &mut msgs, &mut engine_events).await;
+    if result.is_err() && !app.should_quit() {
+        // The terminal failed under us (closed, hung up): quit as on SIGTERM, so the answer
+        // being written is saved and marked interrupted.
+        app.step(Msg::Terminate);
+    }
     // Save what is queued (the last answer, marked interrupted on quit) before leaving.
     let flushed = match &app.io.store {
         Some(link) => flush(link.handle()).await,
