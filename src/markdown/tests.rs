@@ -230,3 +230,26 @@ fn highlighting_budget_runs_out_per_answer() {
     assert!(coloured("[1] json") && coloured("[2] json"));
     assert!(!coloured("[3] json"), "over {MAX_HIGHLIGHT_DOC_BYTES} bytes: plain");
 }
+
+/// The sizes of the hostile-input list: 100,000 backticks (one run, and as many one-tick code
+/// spans), a table of 10,000 columns, and 5,000 levels of nesting: no panic, lines within the
+/// frame.
+#[test]
+fn pathological_markdown_at_full_size_renders_within_the_frame() {
+    let row = |cell: &str| format!("|{}|\n", vec![cell; 10_000].join("|"));
+    let table = format!("{}{}{}", row("h"), row("---"), row("x"));
+    let cases = [
+        "`".repeat(100_000),
+        "`a".repeat(50_000),
+        table,
+        "> ".repeat(5_000) + "deep",
+        "- ".repeat(5_000) + "deep",
+        "*".repeat(50_000) + "emphasis?",
+    ];
+    for md in &cases {
+        for width in [1, 2, 80] {
+            let lines = render(md, width, CodeTheme::Dark);
+            assert_fits(&lines, width);
+        }
+    }
+}

@@ -366,3 +366,74 @@ fn a_model_on_a_server_shows_where_it_runs() {
     let text = screen_text(&shot(&mut s, 100, 12));
     assert!(text.contains("gemma-2-27b-it @ gpu-box:8080 ready"), "{text}");
 }
+
+/// Hostile input the chat screen must draw without a panic or a raw control byte: OSC 52
+/// clipboard writes, a title report request, DCS/APC/PM/SOS strings, `ESC c`, an unterminated
+/// OSC before 10 KB of text, and an escape split across two streamed tokens.
+#[test]
+fn escape_sequences_in_model_output_never_reach_the_terminal() {
+    let screen_of = |s: &mut AppState| {
+        let t = shot(s, 100, 40);
+        let mut text = String::new();
+        for cell in t.backend().buffer().content() {
+            assert!(!cell.symbol().chars().any(|c| c.is_control()), "{:?}", cell.symbol());
+            text.push_str(cell.symbol());
+        }
+        text
+    };
+    let mut s = ready();
+    let tokens = [
+        "copy \x1b]52;c;cm0gLXJmIH4=\x07 me",
+        " title\x1b[21t report",
+        " \x1bPdcs\x1b\\ \x1b_apc\x1b\\ \x1b^pm\x1b\\ \x1bXsos\x1b\\",
+        " reset\x1bc now",
+        " split \x1b",
+        "[2J done",
+    ];
+    exchange(&mut s, "hi", &tokens, true);
+    let text = screen_of(&mut s);
+    assert!(
+        !text.contains("cm0gLXJmIH4=") && !text.contains("52;"),
+        "the clipboard write is gone: {text}"
+    );
+    assert!(
+        !text.contains("dcs") && !text.contains("apc") && !text.contains("[2J"),
+        "{text}"
+    );
+    assert!(
+        text.contains("copy") && text.contains(" me") && text.contains("done"),
+        "{text}"
+    );
+
+    let unterminated = format!("\x1b]2;never closed {}", "z".repeat(10 * 1024));
+    exchange(&mut s, "more", &["before ", unterminated.as_str()], true);
+    screen_of(&mut s);
+}
+
+/// A storm of resizes, through the tiny and the wide: every frame draws, and the last size wins.
+#[test]
+fn a_resize_storm_draws_every_frame_and_the_last_size_wins() {
+    let mut s = ready();
+    exchange(&mut s, "hi", &["a **bold** answer with `code` and 한국어 text"], true);
+    let mut cache = TranscriptCache::default();
+    let sizes = [
+        (1, 1),
+        (2, 300),
+        (300, 2),
+        (0, 0),
+        (80, 24),
+        (3, 3),
+        (200, 60),
+        (1, 50),
+        (50, 1),
+    ];
+    for round in 0..200 {
+        let (w, h) = sizes[round % sizes.len()];
+        update(&mut s, Msg::Resize { width: w, height: h });
+        draw(&mut s, &mut cache, w.max(1), h.max(1));
+    }
+    update(&mut s, Msg::Resize { width: 90, height: 30 });
+    let t = draw(&mut s, &mut cache, 90, 30);
+    let text: String = t.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+    assert!(text.contains("bold") && text.contains('한'), "{text}");
+}

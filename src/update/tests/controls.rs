@@ -308,3 +308,40 @@ fn a_backend_that_ignores_a_setting_says_so_when_it_loads() {
         "the status line shows where"
     );
 }
+
+#[test]
+fn a_50_mb_paste_is_cut_quickly_and_what_was_typed_stays() {
+    let mut s = fresh();
+    typed(&mut s, "before ");
+    let big = "가나다라".repeat(50 * 1024 * 1024 / 12);
+    update(&mut s, Msg::Paste(big));
+    assert!(s.input.text().starts_with("before 가나다라"));
+    assert!(s.input.text().len() <= MAX_PASTE_BYTES + "before ".len());
+    assert!(s.input.text().is_char_boundary(s.input.text().len()));
+    assert!(
+        s.notice.as_deref().is_some_and(|n| n.contains("52.4 MB")),
+        "{:?}",
+        s.notice
+    );
+}
+
+#[test]
+fn decomposed_hangul_is_sent_and_saved_composed() {
+    let mut s = fresh();
+    // macOS pastes NFD; some IMEs send jamo one by one.
+    update(
+        &mut s,
+        Msg::Paste("\u{1112}\u{1161}\u{11ab}\u{1100}\u{1173}\u{11af}".into()),
+    );
+    let effects = update(&mut s, key(KeyCode::Enter));
+    let sent = effects.iter().find_map(|e| match e {
+        Effect::Engine(EngineCommand::Chat(request)) => request.messages.last().map(|m| m.text.clone()),
+        _ => None,
+    });
+    assert_eq!(sent.as_deref(), Some("한글"));
+    assert_eq!(
+        texts(&s).first().map(|(_, t)| t.as_str()),
+        Some("한글"),
+        "the transcript (and so the store) holds the composed form"
+    );
+}
