@@ -141,3 +141,41 @@ async fn quitting_mid_answer_cancels_it_first() {
     assert_eq!(answer.status, TurnStatus::Stopped);
     assert!(!answer.text.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_engine_going_away_mid_answer_is_said_and_the_partial_answer_kept() {
+    let (engine, mut worker_events) = spawn_backend(FakeBackend::answering(50, Duration::from_millis(10)));
+    // The events reach the loop through a relay that drops them all after a few tokens, as a
+    // worker task that died would.
+    let (relay, mut events) = unbounded_channel();
+    tokio::spawn(async move {
+        let mut tokens = 0;
+        while let Some(event) = worker_events.recv().await {
+            tokens += usize::from(matches!(event, gemma_tui::engine::EngineEvent::Token { .. }));
+            if tokens > 5 || relay.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    let (msg_tx, mut msgs) = unbounded_channel();
+    let mut state = AppState::new("fake".into(), Keymap::default(), Settings::default());
+    state.model.phase = ModelPhase::Ready;
+    let mut app = App::new(
+        state,
+        FakeIo {
+            engine,
+            copied: Vec::new(),
+        },
+    );
+    let mut terminal = Terminal::new(TestBackend::new(80, 20)).expect("test backend");
+    let quit = (Duration::from_secs(1), key(KeyCode::Char('q'), KeyModifiers::CONTROL));
+    tokio::spawn(user(msg_tx, vec![quit]));
+    run_loop(&mut app, &mut terminal, &mut msgs, &mut events)
+        .await
+        .expect("loop");
+    let banner = app.state.banner.clone().unwrap_or_default();
+    assert!(banner.contains("the engine stopped unexpectedly"), "{banner}");
+    let turns = app.state.transcript.turns();
+    assert!(turns[1].text.starts_with("w0 w1 w2 w3"), "{:?}", turns[1]);
+    assert!(!app.state.is_generating(), "the answer is not left waiting");
+}
