@@ -144,7 +144,13 @@ async fn child(quant: &str, dir: &Path, tasks: &Path) {
         other => panic!("unknown mode {other}"),
     };
     let tasks: Value = serde_json::from_str(&std::fs::read_to_string(tasks).unwrap()).unwrap();
-    let (handle, mut events) = engine::spawn(HubEnv::default());
+    // As the app runs: with the quantization cache (a first run quantizes and writes it; the
+    // cache entry also holds Gemma 2's output layer quantized, which a fresh build lacks).
+    let cache = dir.parent().unwrap_or(dir).join("quantized");
+    let (handle, mut events) = engine::spawn(gemma_tui::engine::EngineEnv {
+        hub: HubEnv::default(),
+        quant_cache: Some(cache),
+    });
     let started = Instant::now();
     handle.send(EngineCommand::Load {
         spec: ModelSpec::Dir(dir.to_path_buf()),

@@ -52,6 +52,18 @@ fn entries(cache: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// mistral.rs's UQFF layer kinds (the byte after the format version).
+const GGUF: u8 = 0;
+
+/// The kind of the entry's first layer, Gemma 2's output layer.
+fn output_layer_kind(uqff: &Path) -> u8 {
+    let bytes = std::fs::read(uqff).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    let start = header["0"]["data_offsets"][0].as_u64().unwrap() as usize;
+    bytes[8 + len + start + 4]
+}
+
 fn first_shard(entry: &Path) -> PathBuf {
     entry.join("weights-0.uqff")
 }
@@ -69,6 +81,11 @@ async fn the_second_load_reads_the_quantized_weights_and_answers_the_same() {
     let written = entries(cache.path());
     assert_eq!(written.len(), 1, "one entry: {written:?}");
     assert!(first_shard(&written[0]).is_file());
+    assert_eq!(
+        output_layer_kind(&first_shard(&written[0])),
+        GGUF,
+        "the tied output layer is quantized too"
+    );
 
     let mut second = load_q8(&model, cache.path()).await;
     assert!(second.info.from_cache, "read from the cache");

@@ -13,7 +13,7 @@ use super::memory;
 use super::model_dir::{self, ModelDir, ModelDirError, ModelFamily};
 use super::model_spec::ModelSpec;
 use super::protocol::{LoadProgress, LoadedModel};
-use super::quant_cache;
+use super::quant_cache::{self, lm_head};
 use super::quantization::Quantization;
 use super::source::{self, HubEnv, SourceError};
 use crate::panic_hook::{panic_message, QuietSection};
@@ -152,6 +152,7 @@ pub async fn build_prepared(
         .and_then(|root| quant_cache::entry(&root, &dir, &inspected.weight_files, quantization, &describe(&device)));
     let plan = BuildPlan {
         dir: &dir,
+        weight_files: &inspected.weight_files,
         device: device.clone(),
         dtype,
         quantization,
@@ -294,8 +295,11 @@ fn single_bos_template(dir: &ModelDir, tokenizer: &Tokenizer) -> Result<Option<P
 }
 
 /// How the pipeline is built: the engine's knobs beside the model folder.
+#[derive(Clone)]
 struct BuildPlan<'a> {
     dir: &'a Path,
+    /// The checkpoint's weight files (the output layer is read from them for the cache).
+    weight_files: &'a [PathBuf],
     device: Device,
     dtype: ModelDType,
     quantization: Quantization,
@@ -326,16 +330,47 @@ async fn build_cached(
     entry.clear();
     entry.prune_stale();
     let target = entry.target();
-    let built = build(plan, Some(target)).await;
-    match &built {
-        Ok(_) => {
-            if let Err(e) = entry.commit() {
-                tracing::warn!(entry = %entry.dir.display(), "cannot finish the quantization cache entry: {e}");
-            }
+    let built = match build(plan.clone(), Some(target)).await {
+        Ok(model) => model,
+        Err(e) => {
+            entry.clear();
+            return Err(e);
         }
-        Err(_) => entry.clear(),
+    };
+    let Some(ty) = plan
+        .device
+        .is_cpu()
+        .then(|| lm_head::lm_head_type(plan.quantization))
+        .flatten()
+    else {
+        commit(&entry);
+        return Ok((built, false));
+    };
+    // The output layer is quantized into the entry, then the model is read back from it, so
+    // this session already decodes with it (the built one would keep the f32 layer).
+    drop(built);
+    let (uqff, weights) = (entry.first_shard(), plan.weight_files.to_vec());
+    let quantized = tokio::task::spawn_blocking(move || lm_head::quantize_into(&uqff, &weights, ty)).await;
+    match quantized {
+        Ok(Ok(())) => tracing::info!("quantized the output layer into the cache entry as {ty:?}"),
+        Ok(Err(e)) => tracing::warn!("the output layer stays f32: {e}"),
+        Err(e) => tracing::warn!("the output layer stays f32: {e}"),
     }
-    Ok((built?, false))
+    commit(&entry);
+    match build_from_uqff(&plan, &entry).await {
+        Ok(model) => Ok((model, false)),
+        Err(e) => {
+            tracing::warn!(entry = %entry.dir.display(), "the new cache entry did not load, quantizing without it: {e}");
+            entry.clear();
+            Ok((build(plan, None).await?, false))
+        }
+    }
+}
+
+fn commit(entry: &quant_cache::Entry) {
+    if let Err(e) = entry.commit() {
+        tracing::warn!(entry = %entry.dir.display(), "cannot finish the quantization cache entry: {e}");
+    }
 }
 
 /// `ModelBuilder::build` (quantizing, and writing the quantized weights to `write_uqff`).

@@ -14,8 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use super::quantization::Quantization;
 
+pub mod lm_head;
+
 /// Bump when what an entry holds changes meaning: older entries are then rebuilt.
-const FORMAT: u32 = 1;
+/// 2: Gemma 2's output layer is quantized in CPU entries (see `lm_head`).
+const FORMAT: u32 = 2;
 const MANIFEST: &str = "gemma-tui-manifest.json";
 /// mistral.rs names the shards `<stem>-<n>.uqff` and finds the rest from the first.
 const STEM: &str = "weights";
