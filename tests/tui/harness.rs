@@ -57,7 +57,16 @@ struct Run {
 }
 
 async fn run(tokens: usize, every: Duration, later: Vec<(Duration, Msg)>) -> Run {
-    let (engine, mut events) = spawn_backend(FakeBackend::answering(tokens, every));
+    let (engine, events) = spawn_backend(FakeBackend::answering(tokens, every));
+    run_with(engine, events, later).await
+}
+
+/// The loop on `engine`, whose events come from `events`, with the scripted user.
+async fn run_with(
+    engine: EngineHandle,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<gemma_tui::engine::EngineEvent>,
+    later: Vec<(Duration, Msg)>,
+) -> Run {
     let (msg_tx, mut msgs) = unbounded_channel();
     let mut state = AppState::new("fake".into(), Keymap::default(), Settings::default());
     state.model.phase = ModelPhase::Ready;
@@ -147,7 +156,7 @@ async fn the_engine_going_away_mid_answer_is_said_and_the_partial_answer_kept() 
     let (engine, mut worker_events) = spawn_backend(FakeBackend::answering(50, Duration::from_millis(10)));
     // The events reach the loop through a relay that drops them all after a few tokens, as a
     // worker task that died would.
-    let (relay, mut events) = unbounded_channel();
+    let (relay, events) = unbounded_channel();
     tokio::spawn(async move {
         let mut tokens = 0;
         while let Some(event) = worker_events.recv().await {
@@ -157,22 +166,8 @@ async fn the_engine_going_away_mid_answer_is_said_and_the_partial_answer_kept() 
             }
         }
     });
-    let (msg_tx, mut msgs) = unbounded_channel();
-    let mut state = AppState::new("fake".into(), Keymap::default(), Settings::default());
-    state.model.phase = ModelPhase::Ready;
-    let mut app = App::new(
-        state,
-        FakeIo {
-            engine,
-            copied: Vec::new(),
-        },
-    );
-    let mut terminal = Terminal::new(TestBackend::new(80, 20)).expect("test backend");
     let quit = (Duration::from_secs(1), key(KeyCode::Char('q'), KeyModifiers::CONTROL));
-    tokio::spawn(user(msg_tx, vec![quit]));
-    run_loop(&mut app, &mut terminal, &mut msgs, &mut events)
-        .await
-        .expect("loop");
+    let Run { app, .. } = run_with(engine, events, vec![quit]).await;
     let banner = app.state.banner.clone().unwrap_or_default();
     assert!(banner.contains("the engine stopped unexpectedly"), "{banner}");
     let turns = app.state.transcript.turns();

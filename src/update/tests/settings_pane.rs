@@ -353,17 +353,22 @@ fn a_model_change_shows_a_line_that_the_model_never_sees() {
     );
 }
 
-#[test]
-fn a_failed_load_keeps_the_loaded_model_or_offers_the_previous_back_with_one_key() {
-    let mut s = fresh();
-    s.pending_load = Some(LoadChoice {
+/// A load of gemma-2-9b here, on the CPU, quantized `q`.
+fn gemma_9b_on_cpu(q: Quantization) -> LoadChoice {
+    LoadChoice {
         name: "gemma-2-9b".into(),
         spec: ModelSpec::Repo("google/gemma-2-9b-it".into()),
         endpoint: None,
         place: crate::engine::Place::Here,
         device: DeviceChoice::Cpu,
-        quantization: Quantization::Q4K,
-    });
+        quantization: q,
+    }
+}
+
+#[test]
+fn a_failed_load_keeps_the_loaded_model_or_offers_the_previous_back_with_one_key() {
+    let mut s = fresh();
+    s.pending_load = Some(gemma_9b_on_cpu(Quantization::Q4K));
     engine(&mut s, loaded("gemma-2-9b", Some("Q4K")));
     // A folder that is not a model: refused before unloading.
     update(
@@ -507,14 +512,7 @@ fn runs_on_picks_a_server_lists_its_models_and_the_load_goes_there() {
 #[test]
 fn an_engine_that_failed_mid_answer_keeps_the_partial_answer_and_f5_loads_the_model_again() {
     let mut s = fresh();
-    s.pending_load = Some(LoadChoice {
-        name: "gemma-2-9b".into(),
-        spec: ModelSpec::Repo("google/gemma-2-9b-it".into()),
-        endpoint: None,
-        place: crate::engine::Place::Here,
-        device: DeviceChoice::Cpu,
-        quantization: Quantization::None,
-    });
+    s.pending_load = Some(gemma_9b_on_cpu(Quantization::None));
     engine(&mut s, loaded("gemma-2-9b", None));
     let gen_id = send(&mut s, "hi");
     engine(
