@@ -86,9 +86,26 @@ pub enum ConfigError {
     Invalid { file: PathBuf, message: String },
 }
 
+/// The largest config file read (the example config is under 10 KB).
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 impl Config {
     /// Reads `file`; a missing file means the defaults.
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        // A config is a few KB; a huge one is another file given by mistake (a log, a model),
+        // and a TOML error would quote its giant line back.
+        if let Some(meta) = std::fs::metadata(file)
+            .ok()
+            .filter(|m| m.is_file() && m.len() > MAX_CONFIG_BYTES)
+        {
+            return Err(ConfigError::Invalid {
+                file: file.to_path_buf(),
+                message: format!(
+                    "it is {:.1} MB, and a config file is a few KB: is it the right file?",
+                    meta.len() as f64 / 1e6
+                ),
+            });
+        }
         let text = match std::fs::read_to_string(file) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
@@ -238,6 +255,51 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = Config::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains(&dir.path().display().to_string()), "a directory: {err}");
+    }
+
+    #[test]
+    fn a_10_mb_file_is_refused_in_one_short_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        // One 10 MB line: a TOML error would quote it whole.
+        std::fs::write(&file, format!("[model]\nname = \"{}", "x".repeat(10 << 20))).unwrap();
+        let err = Config::load(&file).unwrap_err().to_string();
+        assert!(err.contains("10.5 MB") && err.contains("is it the right file"), "{err}");
+        assert!(err.len() < 300, "one short line: {} bytes", err.len());
+        // Just under the limit is read (and here parsed fine).
+        std::fs::write(
+            &file,
+            format!("# {}\n[model]\nname = \"gemma-2-2b\"\n", "x".repeat(1_000_000)),
+        )
+        .unwrap();
+        assert_eq!(Config::load(&file).unwrap().model.name, "gemma-2-2b");
+    }
+
+    #[test]
+    fn an_unreadable_file_is_named_with_the_reason() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A path through a regular file can never be read, whoever runs the test.
+        let blocker = dir.path().join("not-a-folder");
+        std::fs::write(&blocker, "").unwrap();
+        let err = Config::load(&blocker.join("config.toml")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("cannot read the config file") && err.contains("Not a directory"),
+            "{err}"
+        );
+
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "[model]\nname = \"gemma-2-2b\"\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
+        if std::fs::read(&file).is_ok() {
+            eprintln!("note: running as root, a mode-000 file is still readable; the path above covers it");
+            return;
+        }
+        let err = Config::load(&file).unwrap_err().to_string();
+        assert!(
+            err.contains("Permission denied") && err.contains(&file.display().to_string()),
+            "{err}"
+        );
     }
 
     #[test]

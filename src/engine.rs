@@ -19,6 +19,7 @@ pub mod remote;
 pub mod remote_backend;
 pub mod sampling;
 pub mod source;
+pub mod template_check;
 pub mod token_clock;
 pub mod worker;
 

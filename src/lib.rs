@@ -16,6 +16,7 @@ pub mod markdown;
 pub mod model_survey;
 pub mod msg;
 pub mod panic_hook;
+pub mod paste_tail;
 pub mod paths;
 pub mod sanitize;
 pub mod sessions_cli;

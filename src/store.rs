@@ -134,8 +134,37 @@ impl Store {
         }
     }
 
-    /// Fails fast when this store may not write, with the reason the user can act on.
-    fn check_writable(&self, op: &'static str) -> Result<(), StoreError> {
+    /// The file this store holds open was removed (its data folder deleted, say) while the
+    /// program runs. SQLite would go on writing to the unlinked file, and all saved from then on
+    /// would be gone at exit: write what the open file holds to a new file at the same path
+    /// (`VACUUM INTO`, one consistent copy) and go on there. Called before every write; a `stat`
+    /// costs nothing next to the fsync the write makes.
+    fn recreate_if_removed(&mut self) -> Result<(), StoreError> {
+        if self.read_only.is_some() || self.path.try_exists().unwrap_or(true) {
+            return Ok(());
+        }
+        tracing::warn!(path = %self.path.display(), "session file removed while open; writing it again");
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let target = self.path.to_string_lossy().into_owned();
+        self.conn
+            .execute("VACUUM INTO ?1", [&target])
+            .map_err(|e| StoreError::sql(&self.path, "write the removed session file again", e))?;
+        let opened = open::open_existing(&self.path)?;
+        self.conn = opened.conn;
+        self.read_only = opened.read_only;
+        self.lease = WriterLease::acquire(&self.path);
+        Ok(())
+    }
+
+    /// Fails fast when this store may not write, with the reason the user can act on; first
+    /// brings back a session file removed under us.
+    fn check_writable(&mut self, op: &'static str) -> Result<(), StoreError> {
+        self.recreate_if_removed()?;
         match &self.read_only {
             None => Ok(()),
             Some(ReadOnlyReason::NewerSchema { found, known }) => Err(StoreError::NewerSchema {

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use crossterm::event::{Event, EventStream, MouseEventKind};
 use futures::StreamExt;
@@ -18,6 +19,7 @@ use crate::engine::source::HubEnv;
 use crate::engine::{self, EngineCommand, EngineEnv, EngineHandle, ModelSpec, Place};
 use crate::keymap::{KeyOverrides, Keymap};
 use crate::msg::{Msg, StoreMsg};
+use crate::paste_tail::{KeyRoute, PasteTail};
 use crate::paths::Paths;
 use crate::sessions_cli::SessionsStart;
 use crate::settings::{Settings, SettingsPatch};
@@ -261,12 +263,24 @@ impl Io for TerminalIo {
 }
 
 /// Reads crossterm's event stream in its own task (its cancel-safety inside `select!` is not
-/// documented) and forwards what the chat screen uses.
+/// documented) and forwards what the chat screen uses; keys that finish a paste cut short by
+/// its own end marker go on as pasted text (see `paste_tail`).
 fn forward_terminal_events(tx: UnboundedSender<Msg>) {
     tokio::spawn(async move {
         let mut events = EventStream::new();
+        let mut paste_tail = PasteTail::default();
         while let Some(event) = events.next().await {
+            let now = Instant::now();
             let msg = match event {
+                Ok(Event::Paste(text)) => {
+                    paste_tail.on_paste(now);
+                    Some(Msg::Paste(text))
+                }
+                Ok(Event::Key(key)) => match paste_tail.route(&key, now) {
+                    KeyRoute::Typed => Some(Msg::Key(key)),
+                    KeyRoute::Pasted(c) => Some(Msg::Paste(c.to_string())),
+                    KeyRoute::Dropped => None,
+                },
                 Ok(event) => to_msg(event),
                 Err(e) => {
                     tracing::warn!("terminal input failed: {e}");

@@ -141,6 +141,82 @@ fn a_config_mistral_rs_cannot_load_is_an_error_not_a_panic() {
     assert_one_line_failure(&out, "mistral.rs could not load");
 }
 
+/// Reads `file` in `dir` as JSON, changes it, writes it back.
+fn edit_json(dir: &Path, file: &str, change: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join(file);
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    change(&mut json);
+    std::fs::write(&path, json.to_string()).unwrap();
+}
+
+fn ask_hi(dir: &Path, home: &str) -> Output {
+    run(gemma_tui(&temp_home(home))
+        .arg("--model")
+        .arg(dir)
+        .args(["--prompt", "hi"]))
+}
+
+#[test]
+fn a_config_that_lies_about_shapes_is_an_error_not_a_panic() {
+    let dir = fixture_copy("lying-config");
+    edit_json(&dir, "config.json", |json| {
+        let hidden = json["hidden_size"].as_u64().unwrap();
+        json["hidden_size"] = (hidden * 2).into();
+        json["num_attention_heads"] = 3.into();
+    });
+    assert_one_line_failure(&ask_hi(&dir, "lying-config"), "mistral.rs could not load");
+}
+
+#[test]
+fn a_tokenizer_without_gemmas_control_tokens_is_named() {
+    let dir = fixture_copy("no-turn-tokens");
+    // The turn marks renamed everywhere the tokenizer holds them: it still loads, and still has
+    // `<eos>`, but cannot mark a chat turn.
+    let path = dir.join("tokenizer.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("<start_of_turn>") && text.contains("<end_of_turn>"));
+    std::fs::write(
+        &path,
+        text.replace("<start_of_turn>", "<start_of_text>")
+            .replace("<end_of_turn>", "<end_of_text>"),
+    )
+    .unwrap();
+    assert_one_line_failure(
+        &ask_hi(&dir, "no-turn-tokens"),
+        "tokenizer.json: it lacks Gemma's control tokens <start_of_turn> and <end_of_turn>",
+    );
+}
+
+#[test]
+fn a_chat_template_that_does_not_render_is_named_before_the_load() {
+    let dir = fixture_copy("bad-template");
+    edit_json(&dir, "tokenizer_config.json", |json| {
+        json["chat_template"] = "{{ bos_token }}{% for message in messages %}{{ message['content'] }}".into();
+    });
+    let out = ask_hi(&dir, "bad-template");
+    assert_one_line_failure(&out, "tokenizer_config.json: its chat template does not render");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("syntax error"));
+
+    // One that parses but refuses every conversation, as a template's `raise_exception` does.
+    edit_json(&dir, "tokenizer_config.json", |json| {
+        json["chat_template"] = "{{ raise_exception('this template takes no chats') }}".into();
+    });
+    assert_one_line_failure(&ask_hi(&dir, "bad-template"), "this template takes no chats");
+}
+
+#[test]
+fn a_folder_of_another_architecture_is_named() {
+    let dir = fixture_copy("llama");
+    edit_json(&dir, "config.json", |json| {
+        json["architectures"] = serde_json::json!(["LlamaForCausalLM"]);
+        json["model_type"] = "llama".into();
+    });
+    assert_one_line_failure(
+        &ask_hi(&dir, "llama"),
+        "holds a `LlamaForCausalLM` model: gemma-tui runs Gemma 2 and Gemma 3 text models",
+    );
+}
+
 #[test]
 fn an_unknown_preset() {
     let out = run(gemma_tui(&temp_home("preset")).args(["--model", "gemma-2-7b", "--prompt", "hi"]));

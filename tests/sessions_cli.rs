@@ -131,6 +131,19 @@ impl TapIds for Value {
     }
 }
 
+/// A real export with one byte of its title made invalid UTF-8 (as a Latin-1 editor saves it).
+fn not_utf8(root: &Path) -> String {
+    let mut bytes = document("Caf\u{e9}", "q", "a").to_string().into_bytes();
+    let at = bytes
+        .windows(2)
+        .position(|w| w == [0xc3, 0xa9])
+        .expect("é in the title");
+    bytes.splice(at..at + 2, [0xe9]);
+    let path = root.join("latin1.json");
+    std::fs::write(&path, bytes).expect("write the file");
+    path.to_str().expect("utf-8 path").to_string()
+}
+
 #[test]
 fn a_bad_import_is_refused_with_the_reason_and_changes_nothing() {
     let root = tempfile::tempdir().expect("temp dir");
@@ -148,6 +161,7 @@ fn a_bad_import_is_refused_with_the_reason_and_changes_nothing() {
         ),
         (write(r, "cut.json", "{\"format\": \"gemma-tui-sess"), "not valid JSON"),
         (r.join("missing.json").display().to_string(), "cannot read"),
+        (not_utf8(r), "did not contain valid UTF-8"),
     ];
     for (file, reason) in cases {
         let out = gemma(r, &["sessions", "import", &file]);

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use gemma_tui::store::{FinishRecord, MessageId, NewSession, Role, SamplingRecord, SessionId, Store};
 
 const CHILD_ENV: &str = "GEMMA_STORE_CRASH_CHILD";
+/// Rounds in a normal test run (CI's short run). The long job sets `GEMMA_CRASH_ROUNDS` (and
+/// `GEMMA_CRASH_SECS`, the time bound, 60 s by default):
+/// `GEMMA_CRASH_ROUNDS=1000 GEMMA_CRASH_SECS=3600 cargo test --test store_crash -- --nocapture`.
 const ROUNDS: u64 = 30;
 const MARK: &str = "@@";
 
@@ -107,7 +110,21 @@ fn run_child(round: u64, sid: &SessionId, path: &Path, kill_after: Duration) -> 
     reader.join().expect("reader")
 }
 
-fn check_round(store: &mut Store, round: u64, sid: &SessionId, reports: &Reports) {
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+/// SQLite's own full check, beyond the quick one the store runs when it opens.
+fn assert_integrity(path: &Path, round: u64) {
+    let conn = rusqlite::Connection::open(path).expect("open for integrity_check");
+    let verdict: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity_check");
+    assert_eq!(verdict, "ok", "round {round}: integrity_check");
+}
+
+/// Checks one round's session; returns how many messages it holds (all of them checked).
+fn check_round(store: &mut Store, round: u64, sid: &SessionId, reports: &Reports) -> usize {
     let session = store.open_session(sid).expect("open session after crash");
     let by_id: HashMap<MessageId, _> = session.messages.iter().map(|m| (m.id, m)).collect();
     for m in &session.messages {
@@ -134,6 +151,7 @@ fn check_round(store: &mut Store, round: u64, sid: &SessionId, reports: &Reports
             }
         }
     }
+    session.messages.len()
 }
 
 #[test]
@@ -152,9 +170,11 @@ fn killed_writers_never_lose_committed_messages() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("data/sessions.db");
     let started = Instant::now();
-    let mut reported = 0;
-    for round in 0..ROUNDS {
-        if started.elapsed() > Duration::from_secs(60) {
+    let rounds = env_number("GEMMA_CRASH_ROUNDS", ROUNDS);
+    let time_bound = Duration::from_secs(env_number("GEMMA_CRASH_SECS", 60));
+    let (mut reported, mut checked, mut run) = (0, 0, 0);
+    for round in 0..rounds {
+        if started.elapsed() > time_bound {
             eprintln!("time bound reached after {round} rounds");
             break;
         }
@@ -171,15 +191,18 @@ fn killed_writers_never_lose_committed_messages() {
         let kill_after = Duration::from_millis(next() % 250);
         let reports = parse_reports(&run_child(round, &sid, &path, kill_after));
         reported += reports.len();
+        assert_integrity(&path, round);
         let (mut store, _) = Store::open(&path).expect("reopen after kill");
-        check_round(&mut store, round, &sid, &reports);
+        checked += check_round(&mut store, round, &sid, &reports);
+        run += 1;
     }
     assert!(
         reported > 0,
         "the child never got to commit anything; raise the kill delays"
     );
     eprintln!(
-        "seed {seed:#x}: {reported} reported writes verified in {:?}",
+        "seed {seed:#x}: {run} rounds killed, integrity_check ok after each; {reported} acknowledged \
+         writes and {checked} messages checked in {:?}",
         started.elapsed()
     );
 }

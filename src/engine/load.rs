@@ -107,6 +107,7 @@ pub async fn prepare(
         }
         .into());
     }
+    check_chat_format(&dir, &inspected, &tokenizer)?;
     Ok(Prepared {
         name,
         dir,
@@ -116,6 +117,35 @@ pub async fn prepare(
         tokenizer,
         stop_ids,
     })
+}
+
+/// Gemma's turns are marked by two control tokens; a tokenizer without them (a base model's, or
+/// another family's) would read the marks as plain text and the answer would never end its turn.
+/// The folder's chat template must render, or every message would fail with a Jinja error.
+fn check_chat_format(dir: &Path, inspected: &ModelDir, tokenizer: &Tokenizer) -> Result<(), LoadError> {
+    let lacking: Vec<&str> = ["<start_of_turn>", "<end_of_turn>"]
+        .into_iter()
+        .filter(|t| tokenizer.token_to_id(t).is_none())
+        .collect();
+    if !lacking.is_empty() {
+        return Err(ModelDirError::NotAChat {
+            file: dir.join("tokenizer.json"),
+            reason: format!(
+                "it lacks Gemma's control token{} {}, so it cannot mark chat turns; use an instruction-tuned \
+                 Gemma folder",
+                if lacking.len() > 1 { "s" } else { "" },
+                lacking.join(" and ")
+            ),
+        }
+        .into());
+    }
+    if let Some(template) = &inspected.chat_template {
+        super::template_check::render_sample(template).map_err(|why| ModelDirError::NotAChat {
+            file: dir.join("tokenizer_config.json"),
+            reason: format!("its chat template does not render ({why}); restore the file or pass a working one"),
+        })?;
+    }
+    Ok(())
 }
 
 /// Builds the mistral.rs pipeline of a prepared model. Call it with nothing else loaded: the
@@ -430,9 +460,11 @@ async fn finish_build(
     job: impl FnOnce(&tokio::runtime::Handle) -> anyhow::Result<mistralrs::Model> + Send + 'static,
 ) -> Result<mistralrs::Model, LoadError> {
     let handle = tokio::runtime::Handle::current();
+    // candle appends its backtrace to the message when RUST_BACKTRACE is set: the reason is the
+    // first line, and the user gets one.
     let engine_error = |detail: String| LoadError::Engine {
         dir: dir.to_path_buf(),
-        detail,
+        detail: detail.lines().next().unwrap_or_default().trim_end().to_string(),
     };
     let joined = tokio::task::spawn_blocking(move || {
         let _quiet = QuietSection::enter();

@@ -50,6 +50,9 @@ pub enum ModelDirError {
     NotAModel { path: PathBuf, missing: String },
     #[error("{file} is corrupt ({reason}): download it again or restore the folder")]
     Corrupt { file: PathBuf, reason: String },
+    /// Files that read fine but cannot hold a Gemma chat (no turn tokens, a template that fails).
+    #[error("{file}: {reason}")]
+    NotAChat { file: PathBuf, reason: String },
     #[error("{path} holds a `{architecture}` model: gemma-tui runs Gemma 2 and Gemma 3 text models")]
     Unsupported { path: PathBuf, architecture: String },
 }

@@ -226,3 +226,126 @@ fn a_read_only_directory_opens_read_only() {
     store.retry_writable();
     store.append_user(&sid, "writable again").expect("append after fix");
 }
+
+/// A tmpfs of `size` mounted for one test, unmounted when dropped. `None` where this process
+/// may not mount (not root, or a container without `CAP_SYS_ADMIN`).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn a_real_full_disk_refuses_writes_keeps_every_acknowledged_one_and_recovers() {
+    let Some(disk) = SmallDisk::mount("2m") else {
+        eprintln!("note: cannot mount a tmpfs here (needs root); the max_page_count test covers the store's side");
+        return;
+    };
+    let path = disk.path().join("data/sessions.db");
+    let (mut store, _) = Store::open(&path).expect("open on the small disk");
+    let sid = store.create_session(&new_session("full disk")).expect("create");
+    // Leave a few hundred KB, then write 8 KB messages until the disk says no.
+    let filler = disk.path().join("filler");
+    std::fs::write(&filler, vec![0u8; 1_500_000]).expect("filler");
+    let mut acknowledged = Vec::new();
+    let err = loop {
+        let text = format!("{} {}", acknowledged.len(), "가".repeat(2700));
+        match store.append_user(&sid, &text) {
+            Ok(_) => acknowledged.push(text),
+            Err(e) => break e,
+        }
+        assert!(acknowledged.len() < 1000, "a 2 MB disk never filled");
+    };
+    assert!(
+        matches!(err, StoreError::DiskFull { .. }) && err.is_transient(),
+        "{err}"
+    );
+    assert!(!acknowledged.is_empty());
+    let texts = |store: &mut Store| -> Vec<String> {
+        let session = store.load_session(&sid).expect("load");
+        session.messages.into_iter().map(|m| m.text).collect()
+    };
+    assert_eq!(
+        texts(&mut store),
+        acknowledged,
+        "every acknowledged write, nothing else"
+    );
+
+    std::fs::remove_file(&filler).expect("free space");
+    store
+        .append_user(&sid, "after the disk was freed")
+        .expect("writes again");
+    acknowledged.push("after the disk was freed".into());
+    drop(store);
+    let conn = Connection::open(&path).expect("open raw");
+    let verdict: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("check");
+    assert_eq!(verdict, "ok");
+    drop(conn);
+    let (mut store, report) = Store::open(&path).expect("reopen");
+    assert!(report.corrupt_moved_to.is_none());
+    assert_eq!(texts(&mut store), acknowledged);
+}
+
+/// The data folder deleted while the program runs: the next save writes the whole file again
+/// at its path, so neither what was saved before nor what is saved after is lost at exit.
+#[test]
+fn a_data_folder_removed_under_an_open_store_is_written_again_with_everything_in_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let path = data.join("sessions.db");
+    let (mut store, _) = Store::open(&path).expect("open");
+    let other = store.create_session(&new_session("another chat")).expect("create");
+    store.append_user(&other, "kept from before").expect("append");
+    let sid = store.create_session(&new_session("vanishing")).expect("create");
+    store.append_user(&sid, "before").expect("append");
+    std::fs::remove_dir_all(&data).expect("remove the data folder");
+    assert!(!path.exists());
+
+    store.append_user(&sid, "after").expect("saved into a new file");
+    assert!(path.exists(), "the file is back at its path");
+    let answer = store.begin_answer(&sid, "tiny").expect("begin");
+    store
+        .finish_answer(answer, "an answer", FinishRecord::Stop, None)
+        .expect("finish");
+    drop(store);
+
+    let (store, report) = Store::open(&path).expect("reopen");
+    assert!(
+        report.read_only.is_none() && report.corrupt_moved_to.is_none(),
+        "{report:?}"
+    );
+    let texts = |id| -> Vec<String> {
+        let s = store.load_session(id).expect("load");
+        s.messages.into_iter().map(|m| m.text).collect()
+    };
+    assert_eq!(texts(&sid), ["before", "after", "an answer"]);
+    assert_eq!(texts(&other), ["kept from before"]);
+    let ok: String = store
+        .conn()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity_check");
+    assert_eq!(ok, "ok");
+}

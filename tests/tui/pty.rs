@@ -290,3 +290,39 @@ fn a_signal_restores_the_terminal_and_keeps_the_conversation(signal: &str) {
         "SIG{signal}: saved before exiting: {listed}"
     );
 }
+
+/// A pasted text that holds the bracketed-paste end marker (`ESC [201~`) ends the paste early in
+/// the terminal's byte stream: what follows arrives as key presses, and its `\r` must not send
+/// the half-pasted message. The whole text stays in the box, as one message when the user sends.
+#[test]
+fn a_paste_holding_its_own_end_marker_stays_in_the_box_and_sends_nothing() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let r = root.path();
+    let model = tiny_model(r);
+    let mut run = start(r, &model, &[]);
+    let s = &mut run.session;
+    s.wait_for("the model to load", |t| t.contains("tiny-gemma2 ready"));
+
+    // What a terminal sends for a paste of "first line\e[201~ and then\rrm -rf ~\r": one write.
+    s.send(b"\x1b[200~first line\x1b[201~ and then\rrm -rf ~\r\x1b[201~");
+    s.wait_for("the whole paste in the box", |t| {
+        t.contains("first line and then") && t.contains("rm -rf ~")
+    });
+    // The user reads it and presses Enter: well after the paste, as a person would.
+    std::thread::sleep(Duration::from_millis(300));
+    s.send(b"\r");
+    s.wait_for("the answer to end", |t| t.contains(" ready") && t.contains("tok/s"));
+    s.send(b"\x11");
+    assert!(wait_exit(&mut run).success());
+
+    let json = sessions(r, &["export", "last", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let messages = doc["session"]["messages"].as_array().expect("messages");
+    let asked: Vec<&str> = messages
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(asked.len(), 1, "one message, sent by the user's Enter: {asked:?}");
+    assert_eq!(asked[0].trim_end(), "first line and then\nrm -rf ~", "{asked:?}");
+}

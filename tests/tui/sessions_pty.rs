@@ -2,6 +2,9 @@
 //! answer comes back on screen with `--resume last`, and a chat typed in the pty is saved
 //! (listed and exported afterwards by `gemma-tui sessions`).
 
+use std::path::Path;
+
+use portable_pty::{native_pty_system, CommandBuilder, PtySize};
 use serde_json::json;
 
 use super::pty::{sessions, start, tiny_model, wait_exit, Running};
@@ -154,4 +157,91 @@ fn a_chat_typed_in_the_terminal_is_saved_listed_and_exported() {
     assert!(messages[1]["usage"]["completion_tokens"].as_u64() > Some(0));
     let md = String::from_utf8_lossy(&sessions(r, &["export", "last"]).stdout).into_owned();
     assert!(md.contains("Remember the lighthouse keeper"), "{md}");
+}
+
+/// `gemma-tui sessions ARGS` on a pseudo-terminal: everything it wrote there, raw.
+fn sessions_on_a_terminal(root: &Path, args: &[&str]) -> Vec<u8> {
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 30,
+            cols: 200,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("open a pty");
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_gemma-tui"));
+    cmd.arg("sessions");
+    for arg in args {
+        cmd.arg(arg);
+    }
+    for (var, dir) in [
+        ("GEMMA_TUI_CONFIG_DIR", "config"),
+        ("GEMMA_TUI_DATA_DIR", "data"),
+        ("GEMMA_TUI_STATE_DIR", "state"),
+    ] {
+        cmd.env(var, root.join(dir));
+    }
+    let mut child = pair.slave.spawn_command(cmd).expect("spawn gemma-tui sessions");
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().expect("reader");
+    let read = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut reader, &mut out); // EIO once the child is gone
+        out
+    });
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "sessions {args:?}: {status:?}");
+    drop(pair.master);
+    read.join().expect("reader thread")
+}
+
+#[test]
+fn sessions_list_and_export_on_a_terminal_never_write_escapes_but_a_pipe_gets_the_saved_text() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let r = root.path();
+    // A title that would set the window title and clear the screen, an answer that would write
+    // the clipboard and recolour the terminal.
+    let title = "Crabs \u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m";
+    let answer = "sure \u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[31mred\u{1b}[0m 안녕";
+    let doc = json!({
+        "format": "gemma-tui-session",
+        "version": 1,
+        "exported_at": 1_709_294_400_000_i64,
+        "session": {
+            "id": "escapes001", "title": title, "model": "gemma-2-2b",
+            "created_at": 1_709_294_400_000_i64, "updated_at": 1_709_294_460_000_i64,
+            "system_prompt": null,
+            "sampling": {
+                "temperature": 0.0, "top_k": null, "top_p": null, "min_p": null,
+                "repetition_penalty": 1.05, "frequency_penalty": null, "presence_penalty": null,
+                "max_new_tokens": 512
+            },
+            "messages": [
+                {"id": 1, "role": "user", "text": "hi", "created_at": 1_709_294_400_000_i64,
+                 "model": null, "finish": null, "usage": null},
+                {"id": 2, "role": "model", "text": answer, "created_at": 1_709_294_401_000_i64,
+                 "model": "gemma-2-2b", "finish": "stop", "usage": null}
+            ]
+        }
+    });
+    let file = r.join("escapes.json");
+    std::fs::write(&file, doc.to_string()).expect("write the import");
+    sessions(r, &["import", file.to_str().expect("utf-8 path")]);
+
+    for args in [
+        &["list"][..],
+        &["export", "last", "--format", "md"],
+        &["export", "last", "--format", "json"],
+    ] {
+        let shown = sessions_on_a_terminal(r, args);
+        let text = String::from_utf8_lossy(&shown);
+        assert!(
+            !shown.contains(&0x1b) && !text.contains('\u{9b}') && !text.contains('\u{7}'),
+            "sessions {args:?} wrote a control sequence to the terminal: {text:?}"
+        );
+        assert!(text.contains("Crabs") || text.contains("안녕"), "{args:?}: {text:?}");
+    }
+    // Through a pipe the saved text comes out byte for byte, for scripts and backups.
+    let piped = String::from_utf8(sessions(r, &["export", "last", "--format", "md"]).stdout).expect("utf-8");
+    assert!(piped.contains(answer), "{piped:?}");
 }
