@@ -375,8 +375,8 @@ async fn main() {
             } else {
                 &ours_tasks
             };
-            // Ours with the prefix cache on (off by default on a CPU, see `engine::load`):
-            // each chat turn then prefills only what is new.
+            // Ours with the prefix cache on (the default, within its budget; see
+            // `engine::prefix_budget`): each chat turn then prefills only what is new.
             let env: &[(&str, &str)] = match e {
                 Engine::Ours(_) => &[("GEMMA_TUI_PREFIX_CACHE", "on")],
                 Engine::Transformers(_) => &[],

@@ -11,6 +11,7 @@ pub mod model_dir;
 pub mod model_spec;
 pub mod observer;
 pub mod placed;
+pub mod prefix_budget;
 pub mod prompt;
 pub mod protocol;
 pub mod quant_cache;

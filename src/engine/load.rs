@@ -12,6 +12,7 @@ use super::device::DeviceChoice;
 use super::memory;
 use super::model_dir::{self, ModelDir, ModelDirError, ModelFamily};
 use super::model_spec::ModelSpec;
+use super::prefix_budget::PrefixBudget;
 use super::protocol::{LoadProgress, LoadedModel};
 use super::quant_cache::{self, lm_head};
 use super::quantization::Quantization;
@@ -56,6 +57,8 @@ pub struct LoadedEngine {
     pub info: LoadedModel,
     /// `<end_of_turn>` first (forced to end an answer), then `<eos>`.
     pub stop_ids: Vec<u32>,
+    /// On a CPU with the prefix cache on: what it holds, against what it may (see `prefix_budget`).
+    pub prefix_budget: Option<PrefixBudget>,
 }
 
 /// A model whose files were found and checked, ready to build. Preparing touches nothing
@@ -209,11 +212,13 @@ pub async fn build_prepared(
         from_cache,
         ignored_settings: Vec::new(),
     };
+    let prefix_budget = cpu_prefix_budget(&device, &info);
     Ok(LoadedEngine {
         model,
         tokenizer: Arc::new(tokenizer),
         info,
         stop_ids,
+        prefix_budget,
     })
 }
 
@@ -405,7 +410,7 @@ fn commit(entry: &quant_cache::Entry) {
 
 /// `ModelBuilder::build` (quantizing, and writing the quantized weights to `write_uqff`).
 async fn build(plan: BuildPlan<'_>, write_uqff: Option<PathBuf>) -> Result<mistralrs::Model, LoadError> {
-    let prefix_cache = prefix_cache_n(&plan.device);
+    let prefix_cache = prefix_cache_n();
     // Auto-detecting builder: it honours the device and also loads Gemma 3 text checkpoints.
     let mut builder = ModelBuilder::new(plan.dir.to_string_lossy())
         .with_token_source(TokenSource::None)
@@ -437,7 +442,7 @@ async fn build_from_uqff(plan: &BuildPlan<'_>, entry: &quant_cache::Entry) -> Re
         .with_token_source(TokenSource::None)
         .with_dtype(plan.dtype)
         .with_max_num_seqs(1)
-        .with_prefix_cache_n(prefix_cache_n(&plan.device));
+        .with_prefix_cache_n(prefix_cache_n());
     if plan.device.is_cpu() {
         builder = builder.with_force_cpu();
     }
@@ -482,18 +487,40 @@ async fn finish_build(
     }
 }
 
-/// Sequences the prefix cache keeps. On a GPU mistral.rs 0.8.1 evicts past that number; on the
-/// CPU it never evicts, so every answered turn's KV cache would stay in RAM until the model is
-/// unloaded (hundreds of MB a turn for 2B, unbounded over a long chat): there it is off unless
-/// `GEMMA_TUI_PREFIX_CACHE=on` asks for it (short chats, benchmarks); `=off` turns it off
-/// everywhere. Either way the penalties see the whole prompt (see `observer`).
-fn prefix_cache_n(device: &Device) -> Option<usize> {
+/// Sequences the prefix cache keeps. It is on everywhere unless `GEMMA_TUI_PREFIX_CACHE=off`:
+/// a turn then re-reads only what is new since the last answer, and the penalties still see the
+/// whole prompt (see `observer`). On a GPU mistral.rs evicts past this number; on a CPU it
+/// never evicts, so there a [`PrefixBudget`] empties the cache when it grows too large.
+fn prefix_cache_n() -> Option<usize> {
     match std::env::var("GEMMA_TUI_PREFIX_CACHE").as_deref() {
-        Ok("on" | "1") => Some(2),
         Ok("off" | "0") => None,
-        _ if device.is_cpu() => None,
         _ => Some(2),
     }
+}
+
+/// The CPU prefix cache's budget: `GEMMA_TUI_PREFIX_CACHE_MB` megabytes if set, else a quarter
+/// of the RAM free with the model loaded (at most 4 GiB). `None` off the CPU, with the cache
+/// off, or when the folder's shape cannot be read (then the cache is not bounded: say so).
+fn cpu_prefix_budget(device: &Device, info: &LoadedModel) -> Option<PrefixBudget> {
+    if !device.is_cpu() || prefix_cache_n().is_none() {
+        return None;
+    }
+    let shape = match info.dir.as_deref().map(memory::ModelShape::of_folder) {
+        Some(Ok(shape)) => shape,
+        _ => {
+            tracing::warn!("no model shape: the CPU prefix cache is not bounded");
+            return None;
+        }
+    };
+    let budget = match std::env::var("GEMMA_TUI_PREFIX_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        Some(mb) => PrefixBudget::with_limit(&shape, mb << 20),
+        None => PrefixBudget::new(&shape, memory::free_ram_bytes()),
+    };
+    tracing::info!(limit = budget.limit(), "CPU prefix cache budget");
+    Some(budget)
 }
 
 /// The family tells the prompt rules whether Gemma 2's turn shaping applies.

@@ -18,6 +18,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use super::detok::StreamDecoder;
 use super::load::{self, uses_gemma2_rules, LoadRequest, LoadedEngine};
 use super::observer::{Observed, ObserverConfig, Penalties, TokenObserver};
+use super::prefix_budget;
 use super::prompt::{self, ChatMessage, FittedPrompt, PromptError, Role};
 use super::protocol::{ChatRequest, EngineEvent, FinishReason, LoadProgress, LoadedModel, TokenTranscript};
 use super::source::HubEnv;
@@ -58,7 +59,11 @@ impl Backend for LocalBackend {
 
     async fn chat(&mut self, request: ChatRequest, cancel: Cancel, sink: &Sink) -> ChatEnd {
         match self.start(&request, sink).await {
-            Ok(fitted) => self.generate(request, fitted, cancel, sink).await,
+            Ok(fitted) => {
+                let end = self.generate(request, fitted, cancel, sink).await;
+                self.keep_prefix_cache_in_budget(&end).await;
+                end
+            }
             Err(message) => ChatEnd::failed(message),
         }
     }
@@ -112,6 +117,24 @@ impl LocalBackend {
                     gen_id: None,
                     message: e.to_string(),
                 });
+            }
+        }
+    }
+
+    /// Counts the cache entry the answer left behind (CPU only) and empties the prefix cache
+    /// once the entries pass the budget. The answer is already complete; a failed restart is
+    /// logged, and the next request meets whatever engine mistral.rs has.
+    async fn keep_prefix_cache_in_budget(&mut self, end: &ChatEnd) {
+        let Some(engine) = self.loaded.as_mut() else { return };
+        let (Some(budget), Some(tokens)) = (engine.prefix_budget.as_mut(), end.tokens.as_ref()) else {
+            return;
+        };
+        let tokens = tokens.prompt.len() + tokens.answer.len();
+        let held = budget.held() + budget.entry_bytes(tokens);
+        if budget.record(tokens) {
+            tracing::info!(held, limit = budget.limit(), "prefix cache over budget: emptying it");
+            if let Err(e) = prefix_budget::empty_prefix_cache(&engine.model).await {
+                tracing::warn!("cannot empty the prefix cache: {e}");
             }
         }
     }
