@@ -37,13 +37,7 @@ async fn answers_stream_in_several_deltas_and_stop_at_end_of_turn() {
         .find(|c| c.finish == "stop")
         .expect("a stopping case");
     let mut engine = harness::load_fixture().await;
-    let answer = engine
-        .ask(
-            None,
-            case.messages.clone(),
-            greedy(case.repetition_penalty, case.max_new_tokens),
-        )
-        .await;
+    let answer = engine.ask_case(case).await;
     assert_eq!(answer.reason, Some(FinishReason::Stop));
     assert!(answer.usage.completion_tokens < case.max_new_tokens as usize);
     assert!(!answer.tokens.answer.contains(&tiny_gemma::END_OF_TURN));

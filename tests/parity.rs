@@ -9,7 +9,7 @@ mod support;
 use std::sync::Arc;
 
 use gemma_tui::engine::detok::StreamDecoder;
-use support::goldens::{self, expected_answer, GoldenCase};
+use support::goldens::{self, GoldenCase};
 use support::harness::{self, greedy};
 use support::tiny_gemma;
 
@@ -34,20 +34,15 @@ async fn greedy_tokens_and_text_equal_transformers() {
             "{}",
             case.name
         );
-        let answer = engine
-            .ask(
-                None,
-                case.messages.clone(),
-                greedy(case.repetition_penalty, case.max_new_tokens),
-            )
-            .await;
+        let answer = engine.ask_case(case).await;
         assert_eq!(answer.error, None, "{}", case.name);
-        let (ids, reason) = expected_answer(case);
-        assert_eq!(answer.tokens.prompt, case.prompt_ids, "{}: prompt ids", case.name);
-        assert_eq!(answer.tokens.answer, ids, "{}: answer ids", case.name);
-        assert_eq!(answer.reason, Some(reason), "{}: finish", case.name);
-        assert_eq!(answer.text, case.text, "{}: streamed text", case.name);
-        assert_eq!(answer.usage.completion_tokens, ids.len(), "{}", case.name);
+        harness::assert_golden(&answer, case, &case.name);
+        assert_eq!(
+            answer.usage.completion_tokens,
+            answer.tokens.answer.len(),
+            "{}",
+            case.name
+        );
     }
 }
 

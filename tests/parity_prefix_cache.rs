@@ -9,7 +9,7 @@
 
 mod support;
 
-use support::goldens::{self, expected_answer};
+use support::goldens;
 use support::harness::{self, greedy};
 
 /// With the prefix cache on, a turn that extends an earlier conversation re-reads only its new
@@ -30,17 +30,7 @@ async fn a_turn_served_from_the_prefix_cache_still_equals_transformers() {
     let first = engine.ask(None, case.messages[..1].to_vec(), greedy(1.05, 8)).await;
     assert_eq!(first.error, None);
     for round in 0..2 {
-        let answer = engine
-            .ask(
-                None,
-                case.messages.clone(),
-                greedy(case.repetition_penalty, case.max_new_tokens),
-            )
-            .await;
-        let (ids, reason) = expected_answer(case);
-        assert_eq!(answer.tokens.prompt, case.prompt_ids, "round {round}: prompt ids");
-        assert_eq!(answer.tokens.answer, ids, "round {round}: answer ids");
-        assert_eq!(answer.reason, Some(reason), "round {round}");
-        assert_eq!(answer.text, case.text, "round {round}");
+        let answer = engine.ask_case(case).await;
+        harness::assert_golden(&answer, case, &format!("round {round}"));
     }
 }

@@ -16,7 +16,7 @@ use gemma_tui::engine::prefix_budget::empty_prefix_cache;
 use gemma_tui::engine::source::HubEnv;
 use gemma_tui::engine::{DeviceChoice, ModelSpec, Quantization};
 use mistralrs::{RequestBuilder, SamplingParams, TextMessageRole};
-use support::goldens::{self, expected_answer};
+use support::goldens;
 use support::harness::{self, greedy};
 
 /// The log lines written so far, for the ones the engine writes when it empties the cache.
@@ -101,18 +101,8 @@ async fn the_prefix_cache_is_emptied_past_its_budget_and_answers_stay_exact() {
     let first = engine.ask(None, case.messages[..1].to_vec(), greedy(1.05, 8)).await;
     assert_eq!(first.error, None);
     for round in 0..2 {
-        let answer = engine
-            .ask(
-                None,
-                case.messages.clone(),
-                greedy(case.repetition_penalty, case.max_new_tokens),
-            )
-            .await;
-        let (ids, reason) = expected_answer(case);
-        assert_eq!(answer.tokens.prompt, case.prompt_ids, "round {round}: prompt ids");
-        assert_eq!(answer.tokens.answer, ids, "round {round}: answer ids");
-        assert_eq!(answer.reason, Some(reason), "round {round}");
-        assert_eq!(answer.text, case.text, "round {round}");
+        let answer = engine.ask_case(case).await;
+        harness::assert_golden(&answer, case, &format!("round {round}"));
     }
     assert_eq!(logs.count(emptied), 3, "one emptying per answer at a 0 MB budget");
 }

@@ -11,6 +11,7 @@ use gemma_tui::engine::{
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::goldens::{expected_answer, GoldenCase};
 use super::tiny_gemma;
 
 /// No test waits longer than this for an event; a hang fails instead of stalling CI.
@@ -147,6 +148,16 @@ impl Engine {
         self.ask_request(request).await
     }
 
+    /// Asks a golden case's conversation with its settings, greedy as transformers ran it.
+    pub async fn ask_case(&mut self, case: &GoldenCase) -> Answer {
+        self.ask(
+            None,
+            case.messages.clone(),
+            greedy(case.repetition_penalty, case.max_new_tokens),
+        )
+        .await
+    }
+
     pub async fn ask_request(&mut self, request: ChatRequest) -> Answer {
         let gen_id = request.gen_id;
         self.handle.send(EngineCommand::Chat(request));
@@ -186,4 +197,13 @@ impl Engine {
             }
         }
     }
+}
+
+/// The answer equals transformers' for `case`: prompt ids, answer ids, finish and text.
+pub fn assert_golden(answer: &Answer, case: &GoldenCase, label: &str) {
+    let (ids, reason) = expected_answer(case);
+    assert_eq!(answer.tokens.prompt, case.prompt_ids, "{label}: prompt ids");
+    assert_eq!(answer.tokens.answer, ids, "{label}: answer ids");
+    assert_eq!(answer.reason, Some(reason), "{label}: finish");
+    assert_eq!(answer.text, case.text, "{label}: streamed text");
 }

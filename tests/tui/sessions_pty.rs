@@ -18,31 +18,36 @@ fn quit(run: &mut Running) {
 
 const ANSWER: &str = "# Crab facts\n\nCrabs walk **sideways** on eight legs.\n\n```rust\nfn crab_walk() -> u8 { 8 }\n```\n\n| leg | count |\n|-----|-------|\n| walking | 8 |\n";
 
-#[test]
-fn resume_last_shows_the_saved_transcript_and_quits_cleanly() {
-    let root = tempfile::tempdir().expect("temp dir");
-    let r = root.path();
-    let model = tiny_model(r);
+/// Imports a saved session of one question and its answer, as `gemma-tui sessions export` writes it.
+fn import_exchange(root: &Path, id: &str, title: &str, question: &str, answer: &str) {
     let doc = json!({
-        "format": "gemma-tui-session", "version": 1, "exported_at": 0,
+        "format": "gemma-tui-session", "version": 1, "exported_at": 1_709_294_400_000_i64,
         "session": {
-            "id": "imported01", "title": "Crab questions", "model": "gemma-2-2b",
-            "created_at": 1_709_294_400_000_i64, "updated_at": 1_709_294_400_000_i64,
+            "id": id, "title": title, "model": "gemma-2-2b",
+            "created_at": 1_709_294_400_000_i64, "updated_at": 1_709_294_401_000_i64,
             "system_prompt": null,
             "sampling": {"temperature": 0.0, "top_k": null, "top_p": 1.0, "min_p": 0.0,
                 "repetition_penalty": 1.0, "frequency_penalty": 0.0, "presence_penalty": 0.0,
                 "max_new_tokens": 64},
             "messages": [
-                {"id": 1, "role": "user", "text": "How do crabs walk?", "created_at": 1_709_294_400_000_i64,
+                {"id": 1, "role": "user", "text": question, "created_at": 1_709_294_400_000_i64,
                  "model": null, "finish": null, "usage": null},
-                {"id": 2, "role": "model", "text": ANSWER, "created_at": 1_709_294_401_000_i64,
+                {"id": 2, "role": "model", "text": answer, "created_at": 1_709_294_401_000_i64,
                  "model": "gemma-2-2b", "finish": "stop", "usage": null}
             ]
         }
     });
-    let file = r.join("crabs.json");
-    std::fs::write(&file, doc.to_string()).expect("write the export");
-    sessions(r, &["import", file.to_str().expect("utf-8 path")]);
+    let file = root.join(format!("{id}.json"));
+    std::fs::write(&file, doc.to_string()).expect("write the import");
+    sessions(root, &["import", file.to_str().expect("utf-8 path")]);
+}
+
+#[test]
+fn resume_last_shows_the_saved_transcript_and_quits_cleanly() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let r = root.path();
+    let model = tiny_model(r);
+    import_exchange(r, "imported01", "Crab questions", "How do crabs walk?", ANSWER);
 
     let mut run = start(r, &model, &["--resume", "last"]);
     let screen = run.session.wait_for("the restored transcript", |t| {
@@ -203,30 +208,7 @@ fn sessions_list_and_export_on_a_terminal_never_write_escapes_but_a_pipe_gets_th
     // the clipboard and recolour the terminal.
     let title = "Crabs \u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m";
     let answer = "sure \u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[31mred\u{1b}[0m 안녕";
-    let doc = json!({
-        "format": "gemma-tui-session",
-        "version": 1,
-        "exported_at": 1_709_294_400_000_i64,
-        "session": {
-            "id": "escapes001", "title": title, "model": "gemma-2-2b",
-            "created_at": 1_709_294_400_000_i64, "updated_at": 1_709_294_460_000_i64,
-            "system_prompt": null,
-            "sampling": {
-                "temperature": 0.0, "top_k": null, "top_p": null, "min_p": null,
-                "repetition_penalty": 1.05, "frequency_penalty": null, "presence_penalty": null,
-                "max_new_tokens": 512
-            },
-            "messages": [
-                {"id": 1, "role": "user", "text": "hi", "created_at": 1_709_294_400_000_i64,
-                 "model": null, "finish": null, "usage": null},
-                {"id": 2, "role": "model", "text": answer, "created_at": 1_709_294_401_000_i64,
-                 "model": "gemma-2-2b", "finish": "stop", "usage": null}
-            ]
-        }
-    });
-    let file = r.join("escapes.json");
-    std::fs::write(&file, doc.to_string()).expect("write the import");
-    sessions(r, &["import", file.to_str().expect("utf-8 path")]);
+    import_exchange(r, "escapes001", title, "hi", answer);
 
     for args in [
         &["list"][..],
