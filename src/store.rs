@@ -90,12 +90,7 @@ impl Store {
     /// damaged file is moved aside and replaced; a newer or unwritable one opens read-only.
     pub fn open(path: impl AsRef<Path>) -> Result<(Store, OpenReport), StoreError> {
         let path = path.as_ref().to_path_buf();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
+        create_parent(&path)?;
         let opened = open::open_or_rescue(&path)?;
         let report = OpenReport {
             path: path.clone(),
@@ -144,12 +139,7 @@ impl Store {
             return Ok(());
         }
         tracing::warn!(path = %self.path.display(), "session file removed while open; writing it again");
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
+        create_parent(&self.path)?;
         let target = self.path.to_string_lossy().into_owned();
         self.conn
             .execute("VACUUM INTO ?1", [&target])
@@ -187,6 +177,17 @@ impl Store {
     #[cfg(test)]
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// Makes the folder the database file goes in.
+fn create_parent(path: &Path) -> Result<(), StoreError> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        }),
+        None => Ok(()),
     }
 }
 

@@ -270,18 +270,8 @@ fn forward_terminal_events(tx: UnboundedSender<Msg>) {
         let mut events = EventStream::new();
         let mut paste_tail = PasteTail::default();
         while let Some(event) = events.next().await {
-            let now = Instant::now();
             let msg = match event {
-                Ok(Event::Paste(text)) => {
-                    paste_tail.on_paste(now);
-                    Some(Msg::Paste(text))
-                }
-                Ok(Event::Key(key)) => match paste_tail.route(&key, now) {
-                    KeyRoute::Typed => Some(Msg::Key(key)),
-                    KeyRoute::Pasted(c) => Some(Msg::Paste(c.to_string())),
-                    KeyRoute::Dropped => None,
-                },
-                Ok(event) => to_msg(event),
+                Ok(event) => to_msg(event, &mut paste_tail, Instant::now()),
                 Err(e) => {
                     tracing::warn!("terminal input failed: {e}");
                     Some(Msg::Terminate)
@@ -296,10 +286,17 @@ fn forward_terminal_events(tx: UnboundedSender<Msg>) {
     });
 }
 
-fn to_msg(event: Event) -> Option<Msg> {
+fn to_msg(event: Event, paste_tail: &mut PasteTail, now: Instant) -> Option<Msg> {
     match event {
-        Event::Key(key) => Some(Msg::Key(key)),
-        Event::Paste(text) => Some(Msg::Paste(text)),
+        Event::Key(key) => match paste_tail.route(&key, now) {
+            KeyRoute::Typed => Some(Msg::Key(key)),
+            KeyRoute::Pasted(c) => Some(Msg::Paste(c.to_string())),
+            KeyRoute::Dropped => None,
+        },
+        Event::Paste(text) => {
+            paste_tail.on_paste(now);
+            Some(Msg::Paste(text))
+        }
         Event::Resize(width, height) => Some(Msg::Resize { width, height }),
         // Moves and drags are not forwarded: each would cost a wake-up for nothing.
         Event::Mouse(mouse) => match mouse.kind {

@@ -129,10 +129,8 @@ impl LocalBackend {
         let (Some(budget), Some(tokens)) = (engine.prefix_budget.as_mut(), end.tokens.as_ref()) else {
             return;
         };
-        let tokens = tokens.prompt.len() + tokens.answer.len();
-        let held = budget.held() + budget.entry_bytes(tokens);
-        if budget.record(tokens) {
-            tracing::info!(held, limit = budget.limit(), "prefix cache over budget: emptying it");
+        if budget.record(tokens.prompt.len() + tokens.answer.len()) {
+            tracing::info!(limit = budget.limit(), "prefix cache over budget: emptying it");
             if let Err(e) = prefix_budget::empty_prefix_cache(&engine.model).await {
                 tracing::warn!("cannot empty the prefix cache: {e}");
             }
