@@ -21,11 +21,7 @@ async fn a_turn_served_from_the_prefix_cache_still_equals_transformers() {
     std::env::set_var("GEMMA_TUI_PREFIX_CACHE", "on");
     let goldens = goldens::load();
     let mut engine = harness::load_fixture().await;
-    let case = goldens
-        .cases
-        .iter()
-        .find(|c| c.messages.len() >= 3 && c.repetition_penalty != 1.0)
-        .expect("a multi-turn case with a penalty");
+    let case = goldens.multi_turn_with_penalty();
     // The first user turn alone: its prompt and answer are then cached.
     let first = engine.ask(None, case.messages[..1].to_vec(), greedy(1.05, 8)).await;
     assert_eq!(first.error, None);

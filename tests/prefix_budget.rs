@@ -92,11 +92,7 @@ async fn the_prefix_cache_is_emptied_past_its_budget_and_answers_stay_exact() {
     // transformers token for token, and each answer did empty it.
     let goldens = goldens::load();
     let mut engine = harness::load_fixture().await;
-    let case = goldens
-        .cases
-        .iter()
-        .find(|c| c.messages.len() >= 3 && c.repetition_penalty != 1.0)
-        .expect("a multi-turn case with a penalty");
+    let case = goldens.multi_turn_with_penalty();
     let emptied = "prefix cache over budget: emptying it";
     let first = engine.ask(None, case.messages[..1].to_vec(), greedy(1.05, 8)).await;
     assert_eq!(first.error, None);

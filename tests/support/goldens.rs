@@ -47,6 +47,17 @@ fn message(v: &Value) -> ChatMessage {
     }
 }
 
+impl Goldens {
+    /// A conversation of several turns with a repetition penalty: the case the prefix-cache
+    /// tests replay, since a cached turn is where the penalty could miss prompt tokens.
+    pub fn multi_turn_with_penalty(&self) -> &GoldenCase {
+        self.cases
+            .iter()
+            .find(|c| c.messages.len() >= 3 && c.repetition_penalty != 1.0)
+            .expect("a multi-turn case with a penalty")
+    }
+}
+
 pub fn load() -> Goldens {
     let json: Value = serde_json::from_str(include_str!("../reference/goldens.json")).expect("goldens.json parses");
     let fingerprint = match &json["fingerprint"] {
